@@ -1,0 +1,26 @@
+#pragma once
+// Subcommands of the `skvq` command line; each file cmd_<name>.cpp adds one to the app.
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace skvq::cli {
+
+/// Options every subcommand shares (set on the top-level app).
+struct GlobalOptions {
+  int threads = 0;            ///< 0 = hardware concurrency
+  std::string db = "runs.sqlite";
+  std::string data_dir;       ///< overrides SKVQ_DATA_DIR when set
+};
+
+GlobalOptions& globals();
+
+void add_generate_command(CLI::App& app);
+void add_ppl_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
+void add_info_command(CLI::App& app);
+void add_runs_command(CLI::App& app);
+void add_batch_command(CLI::App& app);
+
+}  // namespace skvq::cli

@@ -1,0 +1,55 @@
+// skvq: headless command line over the SKVQ engine.
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+
+#include "commands.h"
+#include "skvq/common.h"
+#include "skvq/error.h"
+
+namespace skvq::cli {
+GlobalOptions& globals() {
+  static GlobalOptions g;
+  return g;
+}
+}  // namespace skvq::cli
+
+int main(int argc, char** argv) {
+  using namespace skvq::cli;
+  CLI::App app{"skvq: sliding-window KV cache quantization (SKVQ) engine, headless"};
+  app.set_version_flag("--version", std::string("skvq ") + SKVQ_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  auto& g = globals();
+  app.add_option("--threads", g.threads, "CPU threads for LibTorch (0 = all cores)");
+  app.add_option("--db", g.db, "run store (SQLite) path")->capture_default_str();
+  app.add_option("--data-dir", g.data_dir, "data directory (default $SKVQ_DATA_DIR or ../shared/data)");
+  app.parse_complete_callback([&] {
+    if (!g.data_dir.empty()) setenv("SKVQ_DATA_DIR", g.data_dir.c_str(), 1);
+    skvq::set_threads(g.threads);
+  });
+
+  add_generate_command(app);
+  add_ppl_command(app);
+  add_calibrate_command(app);
+  add_convert_command(app);
+  add_info_command(app);
+  add_runs_command(app);
+  add_batch_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const skvq::Cancelled&) {
+    std::fprintf(stderr, "skvq: cancelled\n");
+    return 130;
+  } catch (const skvq::Error& e) {
+    std::fprintf(stderr, "skvq: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "skvq: internal error: %s\n", e.what());
+    return 3;
+  }
+  return 0;
+}

@@ -1,0 +1,42 @@
+#pragma once
+// Small things every part of the engine shares: progress reporting, cancellation, data paths.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace skvq {
+
+/// Progress callback: `done` of `total` units (chunks, samples, cells) finished.
+using ProgressFn = std::function<void(int64_t done, int64_t total)>;
+
+/// Cancellation flag shared with a long operation; it throws Cancelled when the flag is set.
+using CancelFlag = const std::atomic<bool>*;
+
+/// Throws Cancelled when `flag` is non-null and set.
+void throw_if_cancelled(CancelFlag flag);
+
+/// The data directory: $SKVQ_DATA_DIR if set, else ../shared/data relative to the current
+/// directory, else ../../shared/data (from a build folder). Returns the path even if missing.
+std::string data_dir();
+
+/// `relative` under data_dir(); throws FileError "<path>: missing (set SKVQ_DATA_DIR ...)" if
+/// the file or directory does not exist.
+std::string data_path(const std::string& relative);
+
+/// Reads a whole file as bytes; throws FileError if missing or unreadable.
+std::string read_file(const std::string& path);
+/// Reads at most `max_bytes` (0 = all) of a text file, cut back to a UTF-8 character boundary.
+std::string read_text(const std::string& path, int64_t max_bytes = 0);
+/// Hex sha256 of a byte string / of a file's contents (FIPS 180-4). Throws FileError.
+std::string sha256_hex(const std::string& bytes);
+std::string sha256_file(const std::string& path);
+
+/// Sets LibTorch's intra-op thread count; n <= 0 means the hardware concurrency.
+void set_threads(int n);
+
+/// Wall-clock seconds since an arbitrary epoch (steady clock).
+double now_seconds();
+
+}  // namespace skvq

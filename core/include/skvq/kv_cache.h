@@ -1,0 +1,76 @@
+#pragma once
+// The KV cache interface and the fake-quantization cache (skvq-method.md sections 1-4).
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "skvq/calibration.h"
+#include "skvq/model_config.h"
+#include "skvq/quant_config.h"
+
+namespace skvq {
+
+class RotaryEmbedding;
+
+/// What a KV cache does for the forward pass: take the new tokens' K/V of one layer and hand
+/// back everything attention must read. Implementations: FakeQuantKVCache (this file) and the
+/// packed cache (packed_cache.h).
+class KVCache {
+ public:
+  virtual ~KVCache() = default;
+  /// Appends T_new tokens of `layer`. k_pre_rope, k_post_rope, v: [B, T_new, C] float
+  /// (C = num_key_value_heads * head_dim); the new tokens sit at positions length(layer)...
+  /// Returns (keys after RoPE, values) for all cached tokens, [B, T_total, C] each, as
+  /// attention must read them for the new queries.
+  virtual std::pair<at::Tensor, at::Tensor> append(int64_t layer, const at::Tensor& k_pre_rope,
+                                                   const at::Tensor& k_post_rope,
+                                                   const at::Tensor& v,
+                                                   const RotaryEmbedding& rope) = 0;
+  /// Tokens cached in `layer`.
+  virtual int64_t length(int64_t layer) const = 0;
+  /// Tokens cached after the last complete forward (the last layer's length).
+  virtual int64_t length() const = 0;
+  /// Forgets every token.
+  virtual void clear() = 0;
+  /// Bytes the cache's stored K/V would occupy in its storage format (see memory.h accounting).
+  virtual int64_t stored_bytes() const = 0;
+};
+
+/// Fake-quantization cache: keeps float32 K/V, replacing each token's values by their
+/// quantize-dequantize result once the token leaves the full-precision regions:
+///   [ sink S ][ quantized ][ window W ]
+/// SKVQ/RTN: per token, groups from KVLayouts, clip, fp8 scale/zero; pre_rope keys are
+/// quantized before RoPE and rotated afterwards. KIVI: keys per channel in complete groups of g
+/// tokens outside the residual W, values per token. With full_prefill the attention of the
+/// call that appended the tokens reads them exactly; otherwise it reads the quantized values.
+class FakeQuantKVCache : public KVCache {
+ public:
+  /// batch: sequences in the batch (B). Throws ConfigError when layouts do not match the model.
+  FakeQuantKVCache(const ModelConfig& model, const QuantConfig& config, KVLayouts layouts,
+                   int64_t batch, bool full_prefill);
+  std::pair<at::Tensor, at::Tensor> append(int64_t layer, const at::Tensor& k_pre_rope,
+                                           const at::Tensor& k_post_rope, const at::Tensor& v,
+                                           const RotaryEmbedding& rope) override;
+  int64_t length(int64_t layer) const override;
+  int64_t length() const override;
+  void clear() override;
+  int64_t stored_bytes() const override;
+  const QuantConfig& config() const { return config_; }
+
+ private:
+  struct Layer {
+    at::Tensor k_pre, k_post, v;  // [B, T, C] float, grown by concatenation
+    int64_t k_done = 0, v_done = 0;  // tokens already quantized (from sink on)
+  };
+  void quantize_pending(int64_t layer, const RotaryEmbedding& rope);
+  ModelConfig model_;
+  QuantConfig config_;
+  KVLayouts layouts_;
+  int64_t batch_;
+  bool full_prefill_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace skvq

@@ -1,0 +1,85 @@
+// Shared helpers: cancellation, data directory, file reading, sha256, threads, clock.
+#include "skvq/common.h"
+
+#include <ATen/Parallel.h>
+#include <openssl/evp.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "skvq/error.h"
+
+namespace skvq {
+namespace fs = std::filesystem;
+
+void throw_if_cancelled(CancelFlag flag) {
+  if (flag && flag->load(std::memory_order_relaxed)) throw Cancelled();
+}
+
+std::string data_dir() {
+  if (const char* env = std::getenv("SKVQ_DATA_DIR"); env && *env) return env;
+  for (const char* candidate : {"../shared/data", "../../shared/data"})
+    if (fs::is_directory(candidate)) return fs::absolute(candidate).lexically_normal().string();
+  return "../shared/data";
+}
+
+std::string data_path(const std::string& relative) {
+  fs::path p = fs::path(data_dir()) / relative;
+  if (!fs::exists(p))
+    throw FileError(p.string(), "missing (the data directory is " + data_dir() +
+                                    "; set SKVQ_DATA_DIR or --data-dir to where the data lives)");
+  return p.string();
+}
+
+std::string read_file(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw FileError(path, "is a directory, expected a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path, fs::exists(path, ec) ? "cannot be read" : "no such file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw FileError(path, "read error");
+  return ss.str();
+}
+
+std::string read_text(const std::string& path, int64_t max_bytes) {
+  std::string s = read_file(path);
+  if (max_bytes > 0 && static_cast<int64_t>(s.size()) > max_bytes) {
+    size_t n = static_cast<size_t>(max_bytes);
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // UTF-8 boundary
+    s.resize(n);
+  }
+  return s;
+}
+
+std::string sha256_hex(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) != 1)
+    throw Error("sha256: OpenSSL EVP_Digest failed");
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+std::string sha256_file(const std::string& path) { return sha256_hex(read_file(path)); }
+
+void set_threads(int n) {
+  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(n);
+}
+
+double now_seconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace skvq
