@@ -36,7 +36,9 @@ struct LayerCalibration {
 /// A calibration for one model: what it was computed from and the per-layer results.
 /// File format: JSON (see calibration.cpp) with format "skvq-calibration", version 1.
 struct Calibration {
-  std::string model_name, model_sha256;
+  std::string model_name, model_sha256;  ///< checkpoint name and file sha256
+  std::string weights_fingerprint;       ///< sha256 of all k_proj/v_proj weights as float32:
+                                         ///< equal for a llama2.c file and its HF conversion
   std::string text_path, text_sha256;
   int64_t samples = 0, seq_len = 0;  ///< N samples of L tokens
   uint64_t seed = 0;
@@ -48,13 +50,17 @@ struct Calibration {
   void save(const std::string& path) const;
   /// Reads a calibration file. Throws FileError for a missing, truncated or malformed file.
   static Calibration load(const std::string& path);
-  /// Throws ConfigError when the calibration was made for another model (sha256 or shape differ).
+  /// Throws ConfigError when the calibration was made for another model (its K/V projection
+  /// weights differ: kv_weights_fingerprint, or the layer/channel counts differ).
   void check_model(const ModelWeights& w, const std::string& calib_path) const;
   /// The group layout of `layer` for keys or values under `config`: reordered clusters for
   /// g when config.reorder (throws ConfigError if g was not calibrated), contiguous groups
   /// otherwise; smooth scales 1/absmax when config.smooth.
   GroupLayout layout(int64_t layer, bool keys, const QuantConfig& config) const;
 };
+
+/// sha256 of every layer's k_proj and v_proj weights as little-endian float32, in layer order.
+std::string kv_weights_fingerprint(const ModelWeights& w);
 
 /// Options of a calibration run.
 struct CalibrationOptions {

@@ -61,8 +61,9 @@ class FakeQuantKVCache : public KVCache {
 
  private:
   struct Layer {
-    at::Tensor k_pre, k_post, v;  // [B, T, C] float, grown by concatenation
-    int64_t k_done = 0, v_done = 0;  // tokens already quantized (from sink on)
+    at::Tensor k_pre, k_post, v;     // [B, capacity, C] float buffers (capacity doubles)
+    int64_t used = 0;                // tokens stored
+    int64_t k_done = 0, v_done = 0;  // tokens [0, done) are final (sink kept, rest quantized)
   };
   void quantize_pending(int64_t layer, const RotaryEmbedding& rope);
   ModelConfig model_;

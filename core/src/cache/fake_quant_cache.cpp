@@ -1,0 +1,138 @@
+// FakeQuantKVCache: float storage, tokens replaced by quantize-dequantize results as they leave
+// the sink/window regions (skvq-method.md sections 1-4).
+#include <ATen/ATen.h>
+
+#include "skvq/error.h"
+#include "skvq/fake_quant.h"
+#include "skvq/kv_cache.h"
+#include "skvq/rope.h"
+
+namespace skvq {
+
+namespace {
+
+// Appends `x` [B, T_new, C] to a growing buffer (capacity doubling) and returns the filled view.
+void append_rows(at::Tensor& buf, int64_t& used, const at::Tensor& x) {
+  const int64_t need = used + x.size(1);
+  if (!buf.defined() || buf.size(1) < need) {
+    int64_t cap = std::max<int64_t>(need, buf.defined() ? buf.size(1) * 2 : 64);
+    auto grown = at::empty({x.size(0), cap, x.size(2)}, x.options());
+    if (used > 0) grown.narrow(1, 0, used).copy_(buf.narrow(1, 0, used));
+    buf = grown;
+  }
+  buf.narrow(1, used, x.size(1)).copy_(x);
+  used = need;
+}
+
+}  // namespace
+
+FakeQuantKVCache::FakeQuantKVCache(const ModelConfig& model, const QuantConfig& config,
+                                   KVLayouts layouts, int64_t batch, bool full_prefill)
+    : model_(model), config_(config), layouts_(std::move(layouts)), batch_(batch),
+      full_prefill_(full_prefill), layers_(model.num_hidden_layers) {
+  config_.validate_for(model_);
+  if (!config_.is_unquantized()) {
+    const auto L = static_cast<size_t>(model_.num_hidden_layers);
+    if (layouts_.k.size() != L || layouts_.v.size() != L)
+      throw ConfigError("group layouts cover " + std::to_string(layouts_.k.size()) + " layers, the model has " + std::to_string(L));
+  }
+}
+
+int64_t FakeQuantKVCache::length(int64_t layer) const { return layers_.at(layer).used; }
+int64_t FakeQuantKVCache::length() const { return layers_.empty() ? 0 : layers_.back().used; }
+
+void FakeQuantKVCache::clear() {
+  for (auto& l : layers_) l = Layer{};
+}
+
+void FakeQuantKVCache::quantize_pending(int64_t li, const RotaryEmbedding& rope) {
+  Layer& l = layers_[li];
+  const int64_t T = l.used, W = config_.window, S = config_.sink;
+  const int64_t KVH = model_.num_key_value_heads;
+  if (config_.method == QuantMethod::KIVI) {
+    const int64_t g = config_.group_size;
+    if (config_.quantizes_keys()) {
+      const int64_t target = std::max<int64_t>(0, T - W) / g * g;
+      if (target > l.k_done) {
+        auto seg = l.k_post.narrow(1, l.k_done, target - l.k_done);
+        seg.copy_(fake_quant_channels_kivi(seg, seg.size(1), g, qmax_for_bits(config_.k_bits)));
+        l.k_done = target;
+      }
+    }
+    if (config_.quantizes_values()) {
+      const int64_t target = std::max<int64_t>(0, T - W);
+      if (target > l.v_done) {
+        auto seg = l.v.narrow(1, l.v_done, target - l.v_done);
+        seg.copy_(fake_quant_tokens(seg, layouts_.v[li], {qmax_for_bits(config_.v_bits), 1.0f, config_.fp8}));
+        l.v_done = target;
+      }
+    }
+    return;
+  }
+  const float clip = config_.method == QuantMethod::SKVQ ? static_cast<float>(config_.clip_ratio) : 1.0f;
+  const int64_t target = std::max<int64_t>(S, T - W);
+  if (config_.quantizes_keys()) {
+    const int64_t start = std::max(l.k_done, S);
+    if (target > start) {
+      GroupQuantParams p{qmax_for_bits(config_.k_bits), clip, config_.fp8};
+      if (config_.pre_rope) {
+        auto q = fake_quant_tokens(l.k_pre.narrow(1, start, target - start), layouts_.k[li], p);
+        l.k_post.narrow(1, start, target - start).copy_(rope.apply_flat(q, start, KVH));
+      } else {
+        auto seg = l.k_post.narrow(1, start, target - start);
+        seg.copy_(fake_quant_tokens(seg, layouts_.k[li], p));
+      }
+    }
+  }
+  if (config_.quantizes_values()) {
+    const int64_t start = std::max(l.v_done, S);
+    if (target > start) {
+      GroupQuantParams p{qmax_for_bits(config_.v_bits), clip, config_.fp8};
+      auto seg = l.v.narrow(1, start, target - start);
+      seg.copy_(fake_quant_tokens(seg, layouts_.v[li], p));
+    }
+  }
+  l.k_done = std::max(l.k_done, target);
+  l.v_done = std::max(l.v_done, target);
+}
+
+std::pair<at::Tensor, at::Tensor> FakeQuantKVCache::append(int64_t li, const at::Tensor& k_pre,
+                                                           const at::Tensor& k_post,
+                                                           const at::Tensor& v,
+                                                           const RotaryEmbedding& rope) {
+  if (li < 0 || li >= static_cast<int64_t>(layers_.size())) throw Error("KV cache: layer out of range");
+  if (k_post.size(0) != batch_) throw Error("KV cache: batch " + std::to_string(k_post.size(0)) + " != " + std::to_string(batch_));
+  Layer& l = layers_[li];
+  const int64_t old = l.used, n = k_post.size(1);
+  int64_t used_pre = old, used_v = old;
+  if (config_.pre_rope) append_rows(l.k_pre, used_pre, k_pre);
+  append_rows(l.v, used_v, v);
+  append_rows(l.k_post, l.used, k_post);
+  if (!config_.is_unquantized()) quantize_pending(li, rope);
+  auto K = l.k_post.narrow(1, 0, l.used), V = l.v.narrow(1, 0, l.used);
+  if (full_prefill_ && !config_.is_unquantized()) {
+    // The call that brings the tokens reads them exactly; later calls read what is stored.
+    K = at::cat({K.narrow(1, 0, old), k_post}, 1);
+    V = at::cat({V.narrow(1, 0, old), v}, 1);
+  }
+  (void)n;
+  return {K, V};
+}
+
+int64_t FakeQuantKVCache::stored_bytes() const {
+  // Accounting of the storage format: full-precision tokens as float16, quantized tokens at
+  // the stored bits per element (codes + scale/zero-point per group).
+  const double C = static_cast<double>(model_.kv_channels());
+  const double bk = stored_bits_per_element(config_, true), bv = stored_bits_per_element(config_, false);
+  double bytes = 0;
+  for (const auto& l : layers_) {
+    const double T = static_cast<double>(l.used) * batch_;
+    const double kq = config_.quantizes_keys() ? static_cast<double>(std::max<int64_t>(0, l.k_done - (config_.method == QuantMethod::KIVI ? 0 : config_.sink))) * batch_ : 0;
+    const double vq = config_.quantizes_values() ? static_cast<double>(std::max<int64_t>(0, l.v_done - (config_.method == QuantMethod::KIVI ? 0 : config_.sink))) * batch_ : 0;
+    bytes += (T - kq) * C * 2 + kq * C * bk / 8;
+    bytes += (T - vq) * C * 2 + vq * C * bv / 8;
+  }
+  return static_cast<int64_t>(bytes + 0.5);
+}
+
+}  // namespace skvq

@@ -1,0 +1,140 @@
+// Calibration files: JSON, format "skvq-calibration" version 1.
+//   {"format": "skvq-calibration", "version": 1,
+//    "model": {"name", "sha256", "weights_fingerprint", "num_layers", "kv_channels"},
+//    "text": {"path", "sha256"}, "samples", "seq_len", "seed", "group_sizes": [g...],
+//    "layers": [{"k": {"min": [C], "max": [C], "absmax": [C], "labels": {"<g>": [C]}},
+//                "v": {...}}]}
+// Cluster permutations and group offsets are rebuilt from the labels on load.
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "skvq/calibration.h"
+#include "skvq/common.h"
+#include "skvq/error.h"
+#include "skvq/weights.h"
+
+namespace skvq {
+
+using nlohmann::json;
+
+std::string kv_weights_fingerprint(const ModelWeights& w) {
+  std::string bytes;
+  for (const auto& l : w.layers) {
+    for (const at::Tensor* t : {&l.k_proj, &l.v_proj}) {
+      auto f = t->to(at::kFloat).cpu().contiguous();
+      bytes.append(reinterpret_cast<const char*>(f.data_ptr<float>()), f.numel() * sizeof(float));
+    }
+  }
+  return sha256_hex(bytes);
+}
+
+namespace {
+
+json stats_json(const ChannelStats& s, const std::map<int64_t, ChannelClusters>& clusters) {
+  json labels = json::object();
+  for (const auto& [g, c] : clusters) labels[std::to_string(g)] = c.labels;
+  return {{"min", s.min}, {"max", s.max}, {"absmax", s.absmax}, {"labels", labels}};
+}
+
+void stats_from_json(const json& j, int64_t C, ChannelStats& s, std::map<int64_t, ChannelClusters>& clusters,
+                     const std::vector<int64_t>& group_sizes) {
+  s.min = j.at("min").get<std::vector<float>>();
+  s.max = j.at("max").get<std::vector<float>>();
+  s.absmax = j.at("absmax").get<std::vector<float>>();
+  if (static_cast<int64_t>(s.min.size()) != C || static_cast<int64_t>(s.max.size()) != C ||
+      static_cast<int64_t>(s.absmax.size()) != C)
+    throw std::runtime_error("channel statistics do not have kv_channels entries");
+  for (int64_t g : group_sizes) {
+    auto labels = j.at("labels").at(std::to_string(g)).get<std::vector<int32_t>>();
+    if (static_cast<int64_t>(labels.size()) != C) throw std::runtime_error("labels for group size " + std::to_string(g) + " do not have kv_channels entries");
+    clusters[g] = clusters_from_labels(labels, static_cast<int>(C / g));
+  }
+}
+
+}  // namespace
+
+void Calibration::save(const std::string& path) const {
+  json j;
+  j["format"] = "skvq-calibration";
+  j["version"] = 1;
+  j["model"] = {{"name", model_name}, {"sha256", model_sha256}, {"weights_fingerprint", weights_fingerprint},
+                {"num_layers", num_layers}, {"kv_channels", kv_channels}};
+  j["text"] = {{"path", text_path}, {"sha256", text_sha256}};
+  j["samples"] = samples;
+  j["seq_len"] = seq_len;
+  j["seed"] = seed;
+  j["group_sizes"] = group_sizes;
+  j["layers"] = json::array();
+  for (const auto& l : layers) j["layers"].push_back({{"k", stats_json(l.k, l.k_clusters)}, {"v", stats_json(l.v, l.v_clusters)}});
+  // Write to a temporary file and rename, so a failed write never leaves half a calibration.
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw FileError(path, "cannot be written (directory missing or not writable)");
+    out << j.dump(1) << "\n";
+    out.flush();
+    if (!out) {
+      std::filesystem::remove(tmp);
+      throw FileError(path, "write failed (disk full?)");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw FileError(path, "cannot be written: " + ec.message());
+}
+
+Calibration Calibration::load(const std::string& path) {
+  const std::string text = read_file(path);
+  Calibration c;
+  try {
+    json j = json::parse(text);
+    if (!j.is_object() || j.value("format", "") != "skvq-calibration")
+      throw std::runtime_error("not an skvq calibration file (format field missing)");
+    if (j.at("version").get<int>() != 1) throw std::runtime_error("unsupported calibration version " + j.at("version").dump());
+    const auto& m = j.at("model");
+    c.model_name = m.at("name").get<std::string>();
+    c.model_sha256 = m.at("sha256").get<std::string>();
+    c.weights_fingerprint = m.at("weights_fingerprint").get<std::string>();
+    c.num_layers = m.at("num_layers").get<int64_t>();
+    c.kv_channels = m.at("kv_channels").get<int64_t>();
+    c.text_path = j.at("text").at("path").get<std::string>();
+    c.text_sha256 = j.at("text").at("sha256").get<std::string>();
+    c.samples = j.at("samples").get<int64_t>();
+    c.seq_len = j.at("seq_len").get<int64_t>();
+    c.seed = j.at("seed").get<uint64_t>();
+    c.group_sizes = j.at("group_sizes").get<std::vector<int64_t>>();
+    for (int64_t g : c.group_sizes)
+      if (g <= 0 || c.kv_channels % g != 0) throw std::runtime_error("group size " + std::to_string(g) + " does not divide kv_channels");
+    const auto& layers = j.at("layers");
+    if (static_cast<int64_t>(layers.size()) != c.num_layers) throw std::runtime_error("layer count differs from num_layers");
+    for (const auto& lj : layers) {
+      LayerCalibration l;
+      stats_from_json(lj.at("k"), c.kv_channels, l.k, l.k_clusters, c.group_sizes);
+      stats_from_json(lj.at("v"), c.kv_channels, l.v, l.v_clusters, c.group_sizes);
+      c.layers.push_back(std::move(l));
+    }
+  } catch (const json::exception& e) {
+    throw FileError(path, std::string("malformed or truncated calibration file: ") + e.what());
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw FileError(path, std::string("invalid calibration file: ") + e.what());
+  }
+  return c;
+}
+
+void Calibration::check_model(const ModelWeights& w, const std::string& calib_path) const {
+  const auto& mc = w.config;
+  if (num_layers != mc.num_hidden_layers || kv_channels != mc.kv_channels())
+    throw ConfigError(calib_path + ": calibration made for a model with " + std::to_string(num_layers) + " layers x " +
+                      std::to_string(kv_channels) + " K/V channels (" + model_name + "), but " + w.name + " has " +
+                      std::to_string(mc.num_hidden_layers) + " x " + std::to_string(mc.kv_channels()));
+  if (weights_fingerprint != kv_weights_fingerprint(w))
+    throw ConfigError(calib_path + ": calibration made for another model (" + model_name +
+                      ", K/V weights differ from " + w.name + "); calibrate this model with `skvq calibrate`");
+}
+
+}  // namespace skvq

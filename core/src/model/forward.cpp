@@ -1,0 +1,92 @@
+// The forward pass of a Llama-family decoder: RMSNorm, GQA attention with RoPE, SwiGLU MLP.
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+
+#include "skvq/error.h"
+#include "skvq/kv_cache.h"
+#include "skvq/model.h"
+
+namespace skvq {
+
+namespace {
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  auto xf = x.to(at::kFloat);
+  auto r = at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return (xf * r).to(x.scalar_type()) * weight;
+}
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+}
+
+}  // namespace
+
+Model::Model(ModelWeights weights)
+    : w_(std::move(weights)),
+      rope_(w_.config.head_dim, w_.config.rope_theta, w_.config.rope_scaling_factor) {
+  w_.check_shapes();
+}
+
+at::Device Model::device() const { return w_.embed_tokens.device(); }
+
+at::Tensor Model::forward(const at::Tensor& tokens, KVCache* cache, ForwardObserver* observer,
+                          bool last_only) const {
+  const auto& c = w_.config;
+  if (tokens.dim() != 2) throw Error("Model::forward: tokens must be [B, T]");
+  const int64_t B = tokens.size(0), T = tokens.size(1);
+  const int64_t H = c.num_attention_heads, KVH = c.num_key_value_heads, hd = c.head_dim;
+  const int64_t G = H / KVH;
+  const int64_t pos0 = cache ? cache->length() : 0;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+
+  auto ids = tokens.to(device(), at::kLong);
+  if (ids.numel() > 0 && (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= c.vocab_size))
+    throw Error("Model::forward: token id outside the vocabulary (0.." + std::to_string(c.vocab_size - 1) + ")");
+  at::Tensor x = at::embedding(w_.embed_tokens, ids);  // [B, T, D]
+
+  for (int64_t li = 0; li < c.num_hidden_layers; ++li) {
+    const auto& l = w_.layers[li];
+    auto h = rms_norm(x, l.input_layernorm, c.rms_norm_eps);
+    auto q = linear(h, l.q_proj, l.q_bias).view({B, T, H, hd});
+    auto k_pre = linear(h, l.k_proj, l.k_bias);  // [B, T, KV*hd]
+    auto v = linear(h, l.v_proj, l.v_bias);
+    q = rope_.apply(q, pos0);
+    auto k_post = rope_.apply_flat(k_pre, pos0, KVH);
+    if (observer) observer->on_kv(li, k_pre, v);
+
+    at::Tensor K = k_post, V = v;
+    if (cache) std::tie(K, V) = cache->append(li, k_pre, k_post, v, rope_);
+    const int64_t Tk = K.size(1);
+
+    // Grouped-query attention without repeating K/V: queries of the G heads that share a KV head
+    // are stacked along the row axis. Head index = kv * G + g, as HF repeat_kv.
+    auto qg = q.view({B, T, KVH, G, hd}).permute({0, 2, 3, 1, 4}).reshape({B, KVH, G * T, hd});
+    auto Kh = K.view({B, Tk, KVH, hd}).permute({0, 2, 3, 1});  // [B, KV, hd, Tk]
+    auto Vh = V.view({B, Tk, KVH, hd}).permute({0, 2, 1, 3});  // [B, KV, Tk, hd]
+    auto scores = at::matmul(qg, Kh).mul_(scale).to(at::kFloat).view({B, KVH, G, T, Tk});
+    if (T > 1 || Tk > pos0 + T) {
+      // query t (position pos0 + t) sees keys j <= pos0 + t
+      auto qpos = at::arange(pos0, pos0 + T, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(1);
+      auto kpos = at::arange(0, Tk, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(0);
+      scores.masked_fill_(kpos > qpos, -std::numeric_limits<float>::infinity());
+    }
+    auto probs = at::softmax(scores, -1);
+    if (observer && observer->wants_attention()) observer->on_attention(li, probs.reshape({B, H, T, Tk}));
+    auto out = at::matmul(probs.to(V.scalar_type()).view({B, KVH, G * T, Tk}), Vh);  // [B, KV, G*T, hd]
+    out = out.view({B, KVH, G, T, hd}).permute({0, 3, 1, 2, 4}).reshape({B, T, H * hd});
+    if (observer) observer->on_attention_output(li, out);
+    x = x + at::linear(out, l.o_proj);
+
+    auto h2 = rms_norm(x, l.post_attention_layernorm, c.rms_norm_eps);
+    auto mlp = at::linear(at::silu(at::linear(h2, l.gate_proj)) * at::linear(h2, l.up_proj), l.down_proj);
+    x = x + mlp;
+  }
+  if (last_only) x = x.narrow(1, T - 1, 1);
+  x = rms_norm(x, w_.norm, c.rms_norm_eps);
+  return at::linear(x, w_.lm_head).to(at::kFloat);
+}
+
+}  // namespace skvq

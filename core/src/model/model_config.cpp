@@ -1,0 +1,36 @@
+// ModelConfig checks and description.
+#include <sstream>
+
+#include "skvq/error.h"
+#include "skvq/model_config.h"
+
+namespace skvq {
+
+void ModelConfig::validate(const std::string& source) const {
+  auto need = [&](int64_t v, const char* name) {
+    if (v <= 0) throw FileError(source, std::string(name) + " must be positive, got " + std::to_string(v));
+  };
+  need(hidden_size, "hidden_size");
+  need(intermediate_size, "intermediate_size");
+  need(num_hidden_layers, "num_hidden_layers");
+  need(num_attention_heads, "num_attention_heads");
+  need(num_key_value_heads, "num_key_value_heads");
+  need(head_dim, "head_dim");
+  need(vocab_size, "vocab_size");
+  if (num_attention_heads % num_key_value_heads != 0)
+    throw FileError(source, "num_attention_heads (" + std::to_string(num_attention_heads) +
+                                ") is not a multiple of num_key_value_heads (" +
+                                std::to_string(num_key_value_heads) + ")");
+  if (head_dim % 2 != 0) throw FileError(source, "head_dim must be even for RoPE");
+}
+
+std::string ModelConfig::describe() const {
+  std::ostringstream s;
+  s << architecture << ": " << num_hidden_layers << " layers, hidden " << hidden_size << ", "
+    << num_attention_heads << " heads (" << num_key_value_heads << " KV) x " << head_dim
+    << ", MLP " << intermediate_size << ", vocab " << vocab_size << ", context "
+    << max_position_embeddings;
+  return s.str();
+}
+
+}  // namespace skvq

@@ -1,0 +1,184 @@
+// Configuration strings (skvq-method.md section 5): parse, print, validate, bit accounting.
+#include "skvq/quant_config.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+#include <vector>
+
+#include "skvq/error.h"
+#include "skvq/model_config.h"
+
+namespace skvq {
+
+namespace {
+
+constexpr double kDefaultClip = 0.92;  // "clip" alone: the reference scripts' default
+
+std::vector<std::string> split_dash(std::string_view s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t dash = s.find('-', start);
+    out.emplace_back(s.substr(start, dash == std::string_view::npos ? std::string_view::npos : dash - start));
+    if (dash == std::string_view::npos) break;
+    start = dash + 1;
+  }
+  return out;
+}
+
+// Parses the number after a prefix; whole string must be consumed.
+bool parse_number(const std::string& s, double& out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  out = std::strtod(s.c_str(), &end);
+  return end && *end == '\0' && std::isfinite(out);
+}
+
+bool parse_int(const std::string& s, int64_t& out) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 12) return false;
+  out = std::stoll(s);
+  return true;
+}
+
+bool valid_bits(double b) {
+  for (double v : {1.5, 2.0, 3.0, 4.0, 8.0, 16.0})
+    if (b == v) return true;
+  return false;
+}
+
+std::string format_number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+}  // namespace
+
+int32_t qmax_for_bits(double bits) {
+  if (bits == 1.5) return 2;
+  if (bits == 2 || bits == 3 || bits == 4 || bits == 8) return (1 << static_cast<int>(bits)) - 1;
+  throw ConfigError("no integer quantizer for " + format_number(bits) + " bits (1.5, 2, 3, 4 or 8)");
+}
+
+double stored_code_bits(double bits) { return bits == 1.5 ? 1.6 : bits; }
+
+double stored_bits_per_element(const QuantConfig& c, bool keys) {
+  const double bits = keys ? c.k_bits : c.v_bits;
+  if (c.method == QuantMethod::None || bits >= 16 || c.group_size <= 0) return 16.0;
+  const double scale_zero_bits = c.fp8 ? 16.0 : 32.0;
+  return stored_code_bits(bits) + scale_zero_bits / static_cast<double>(c.group_size);
+}
+
+QuantConfig QuantConfig::parse(std::string_view text) {
+  const std::string whole(text);
+  auto fail = [&](const std::string& field, const std::string& why) -> ConfigError {
+    return ConfigError("configuration '" + whole + "': " + (field.empty() ? "" : field + ": ") + why);
+  };
+  if (whole.empty()) throw fail("", "empty configuration string");
+  if (whole == "fp16" || whole == "fp32" || whole == "none" || whole == "bf16") return QuantConfig{};
+
+  QuantConfig c;
+  c.method = QuantMethod::SKVQ;
+  bool have_k = false, have_v = false, have_g = false, have_clip = false, have_sink = false,
+       have_w = false, kivi = false, rtn = false;
+  for (const std::string& f : split_dash(text)) {
+    if (f.empty()) throw fail("", "empty field (two dashes in a row or a trailing dash)");
+    auto dup = [&](bool& seen) {
+      if (seen) throw fail(f, "given twice");
+      seen = true;
+    };
+    double num = 0;
+    int64_t n = 0;
+    if (f[0] == 'k' && f.size() > 1 && (std::isdigit(static_cast<unsigned char>(f[1])) || f[1] == '.')) {
+      dup(have_k);
+      if (!parse_number(f.substr(1), num) || !valid_bits(num)) throw fail(f, "bits must be one of 1.5, 2, 3, 4, 8, 16");
+      c.k_bits = num;
+    } else if (f[0] == 'v' && f.size() > 1 && (std::isdigit(static_cast<unsigned char>(f[1])) || f[1] == '.')) {
+      dup(have_v);
+      if (!parse_number(f.substr(1), num) || !valid_bits(num)) throw fail(f, "bits must be one of 1.5, 2, 3, 4, 8, 16");
+      c.v_bits = num;
+    } else if (f[0] == 'g' && f.size() > 1 && std::isdigit(static_cast<unsigned char>(f[1]))) {
+      dup(have_g);
+      if (!parse_int(f.substr(1), n)) throw fail(f, "group size must be a positive integer");
+      if (n <= 0) throw fail(f, "group size must be positive");
+      c.group_size = n;
+    } else if (f[0] == 'w' && f.size() > 1 && std::isdigit(static_cast<unsigned char>(f[1]))) {
+      dup(have_w);
+      if (!parse_int(f.substr(1), n)) throw fail(f, "window must be a non-negative integer");
+      c.window = n;
+    } else if (f.rfind("sink", 0) == 0) {
+      dup(have_sink);
+      if (!parse_int(f.substr(4), n)) throw fail(f, "sink must be 'sink<S>' with a non-negative integer S");
+      c.sink = n;
+    } else if (f.rfind("clip", 0) == 0) {
+      dup(have_clip);
+      if (f.size() == 4) {
+        c.clip_ratio = kDefaultClip;
+      } else if (!parse_number(f.substr(4), num) || num <= 0 || num > 1) {
+        throw fail(f, "clip ratio must be in (0, 1], e.g. clip0.95");
+      } else {
+        c.clip_ratio = num;
+      }
+    } else if (f == "reorder" || f == "rod") {
+      if (c.reorder) throw fail(f, "given twice");
+      c.reorder = true;
+    } else if (f == "smooth") {
+      if (c.smooth) throw fail(f, "given twice");
+      c.smooth = true;
+    } else if (f == "pre_rope") {
+      if (c.pre_rope) throw fail(f, "given twice");
+      c.pre_rope = true;
+    } else if (f == "fp8") {
+      if (c.fp8) throw fail(f, "given twice");
+      c.fp8 = true;
+    } else if (f == "KIVI" || f == "kivi") {
+      kivi = true;
+    } else if (f == "rtn" || f == "RTN") {
+      rtn = true;
+    } else {
+      throw fail(f, "unknown option (known: k<bits>, v<bits>, g<group>, w<window>, reorder|rod, "
+                    "smooth, pre_rope, clip[<ratio>], sink<S>, fp8, KIVI, rtn)");
+    }
+  }
+  if (!have_k) throw fail("", "missing key bits 'k<bits>'");
+  if (!have_v) throw fail("", "missing value bits 'v<bits>'");
+  if (!have_g) throw fail("", "missing group size 'g<group>'");
+  if (kivi && rtn) throw fail("", "KIVI and rtn are different methods; give one");
+  if (kivi || rtn) {
+    const char* m = kivi ? "KIVI" : "rtn";
+    if (c.reorder || c.smooth || have_clip || c.pre_rope)
+      throw fail(m, "does not combine with reorder, smooth, clip or pre_rope");
+    c.method = kivi ? QuantMethod::KIVI : QuantMethod::RTN;
+    if (kivi && have_sink) throw fail("KIVI", "has no sink tokens (its residual is the window)");
+  }
+  return c;
+}
+
+std::string QuantConfig::to_string() const {
+  if (method == QuantMethod::None) return "fp16";
+  std::string s = "k" + format_number(k_bits) + "-v" + format_number(v_bits) + "-g" + std::to_string(group_size);
+  if (window > 0) s += "-w" + std::to_string(window);
+  if (reorder) s += "-reorder";
+  if (smooth) s += "-smooth";
+  if (pre_rope) s += "-pre_rope";
+  if (clip_ratio < 1.0) s += clip_ratio == kDefaultClip ? std::string("-clip") : "-clip" + format_number(clip_ratio);
+  if (sink > 0) s += "-sink" + std::to_string(sink);
+  if (fp8) s += "-fp8";
+  if (method == QuantMethod::KIVI) s += "-KIVI";
+  if (method == QuantMethod::RTN) s += "-rtn";
+  return s;
+}
+
+void QuantConfig::validate_for(const ModelConfig& model) const {
+  if (is_unquantized()) return;
+  const int64_t C = model.kv_channels();
+  const bool channel_groups_needed = method != QuantMethod::KIVI || quantizes_values();
+  if (channel_groups_needed && (group_size > C || C % group_size != 0))
+    throw ConfigError("configuration '" + to_string() + "': group size " + std::to_string(group_size) +
+                      " does not fit the " + std::to_string(C) +
+                      " K/V channels (num_key_value_heads x head_dim) of this model; use a divisor of " +
+                      std::to_string(C));
+}
+
+}  // namespace skvq
