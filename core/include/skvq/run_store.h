@@ -1,5 +1,11 @@
 #pragma once
 // The run store: every model, calibration and evaluation run in one SQLite database.
+//
+// Layout (schema version 1): tables schema_version(version), models, calibrations, runs and
+// run_items (run_id -> runs.id ON DELETE CASCADE, UNIQUE(run_id, key)). JSON columns (model
+// config, params, metrics, item data, group sizes) are stored as text: nlohmann::json::dump()
+// of the value, with integral floats written as integers so that equal values give equal text.
+// Timestamps are ISO 8601 UTC, "YYYY-MM-DDTHH:MM:SSZ".
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -35,11 +41,11 @@ struct CalibrationRecord {
 /// One evaluation run. kind: "ppl", "needle", "longbench", "analyze", "generate", ...
 /// The identity of a run (for resuming) is (kind, model_id, calibration_id, config,
 /// data_sha256, params); metrics hold the results (e.g. ppl, bits_k, bits_v,
-/// kv_bytes_per_token, tokens, wall_seconds).
+/// kv_bytes_per_token, tokens, wall_seconds). docs/run-items.md lists what each kind stores.
 struct RunRecord {
   int64_t id = 0;
   std::string kind;
-  int64_t model_id = 0;
+  int64_t model_id = 0;        ///< must name a model of the store (upsert_model first)
   std::optional<int64_t> calibration_id;
   std::string config;          ///< canonical QuantConfig string ("fp16" for unquantized)
   std::string data_path, data_sha256;
@@ -61,65 +67,96 @@ struct RunItem {
 
 /// Filter for list_runs; empty fields match everything.
 struct RunFilter {
-  std::string kind;
+  std::string kind;                 ///< exact kind
   std::optional<int64_t> model_id;
-  std::string config_contains;
+  std::string config_contains;      ///< substring of the configuration string (case-sensitive)
 };
 
+/// The canonical text of a JSON value as stored and compared by the store: dump() with object
+/// keys sorted and floats of integral value (|x| < 2^53) written as integers.
+std::string canonical_json(const nlohmann::json& j);
+
+/// The current UTC time as ISO 8601 "YYYY-MM-DDTHH:MM:SSZ".
+std::string utc_now_iso8601();
+
 /// SQLite run store. WAL journal, foreign keys on, a schema_version table with migrations
-/// applied on open; each write is one transaction. Not thread-safe: use one RunStore per thread
-/// (several may open the same file; SQLite's busy timeout is 5 s).
+/// applied on open; each write is one transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on
+/// failure, so a failed write leaves what was stored before intact). Not thread-safe: use one
+/// RunStore per thread (several may open the same file; SQLite's busy timeout is 5 s).
+/// Every error is a StoreError whose message starts with "<path>: ".
 class RunStore {
  public:
   /// Opens or creates the database at `path` and migrates it to the current schema.
-  /// Throws StoreError "<path>: <problem>" if it cannot be opened, is not a run store, is newer
-  /// than this software, or is locked.
-  explicit RunStore(const std::string& path);
+  /// busy_timeout_ms: how long a statement waits for another connection's lock.
+  /// Throws StoreError "<path>: <problem>" if it cannot be opened or created (missing or
+  /// unwritable directory), is not a SQLite file, is corrupt, holds tables that are not a run
+  /// store's, is newer than this software, or is locked beyond the timeout.
+  explicit RunStore(const std::string& path, int busy_timeout_ms = 5000);
   ~RunStore();
   RunStore(const RunStore&) = delete;
   RunStore& operator=(const RunStore&) = delete;
 
+  /// The database file as given to the constructor.
   const std::string& path() const { return path_; }
   /// Current schema version written by this software.
   static int schema_version();
+  /// Changes how long statements wait for a lock held by another connection (milliseconds).
+  void set_busy_timeout(int ms);
 
-  /// Inserts the model or returns the id of the one with the same sha256 (updating path/name).
+  /// Inserts the model or returns the id of the one with the same sha256 (updating path, name
+  /// and config). Throws StoreError.
   int64_t upsert_model(const ModelRecord& m);
-  /// Inserts the calibration or returns the id of the one with the same file sha256.
+  /// Inserts the calibration or returns the id of the one with the same file sha256 (updating
+  /// its path). Throws StoreError when model_id is not in the store.
   int64_t upsert_calibration(const CalibrationRecord& c);
+  /// All models, by rising id.
   std::vector<ModelRecord> list_models();
+  /// All calibrations (of one model when given), by rising id.
   std::vector<CalibrationRecord> list_calibrations(std::optional<int64_t> model_id = std::nullopt);
   std::optional<ModelRecord> get_model(int64_t id);
   std::optional<CalibrationRecord> get_calibration(int64_t id);
 
   /// Writes a run (id ignored) in one transaction and returns its id. Fills software_version
-  /// and created_at when empty.
+  /// (SKVQ_VERSION) and created_at (now, UTC) when empty. Throws StoreError when kind or config
+  /// is empty, or model_id / calibration_id is not in the store.
   int64_t add_run(const RunRecord& r);
-  /// Updates status, metrics and wall_seconds of an existing run.
+  /// Updates status, metrics and wall_seconds of an existing run. Throws StoreError when there
+  /// is no run `id`.
   void finish_run(int64_t id, const std::string& status, const nlohmann::json& metrics,
                   double wall_seconds);
-  /// The run with the same identity (kind, model, calibration, config, data sha256, params),
-  /// if any (the newest).
+  /// The run with the same identity (kind, model, calibration, config, data sha256, canonical
+  /// params), if any (the newest, i.e. highest id). Status is not compared.
   std::optional<RunRecord> find_run(const RunRecord& identity);
   std::optional<RunRecord> get_run(int64_t id);
+  /// Runs matching `filter`, by rising id.
   std::vector<RunRecord> list_runs(const RunFilter& filter = {});
   /// Deletes a run and its items. Returns false if no such run.
   bool delete_run(int64_t id);
 
-  /// Adds or replaces one item of a run (one transaction).
+  /// Adds or replaces one item of a run (one transaction). Throws StoreError when the run does
+  /// not exist or the key is empty.
   void put_item(const RunItem& item);
+  /// All items of a run, by key order of insertion (rising rowid).
   std::vector<RunItem> items(int64_t run_id);
   std::optional<RunItem> item(int64_t run_id, const std::string& key);
+  /// Number of items of a run (0 for an unknown run).
+  int64_t item_count(int64_t run_id);
 
-  /// Runs as CSV (header: id,kind,model,config,calibration_id,data_path,created_at,
-  /// wall_seconds,status, then one column per metric key found) or as a JSON array.
+  /// Runs as CSV, RFC 4180 quoting, "\n" line ends. Header: id,kind,model,config,
+  /// calibration_id,data_path,created_at,wall_seconds,status, then one column per metric key
+  /// found in any run (sorted by name). "model" is the model's name; numbers are written with
+  /// round-trip precision, strings as they are, arrays/objects as JSON; missing values empty.
   std::string export_csv(const std::vector<RunRecord>& runs);
+  /// Runs as a JSON array of objects {id, kind, model_id, model (name), calibration_id (or
+  /// null), config, data_path, data_sha256, params, metrics, status, software_version,
+  /// created_at, wall_seconds} plus, with_items, "items": {key: data, ...}.
   nlohmann::json export_json(const std::vector<RunRecord>& runs, bool with_items);
 
  private:
   void migrate();
   std::string path_;
   sqlite3* db_ = nullptr;
+  int busy_timeout_ms_ = 5000;
 };
 
 }  // namespace skvq

@@ -1,0 +1,438 @@
+// Run store (SQLite): schema, models, calibrations, runs, items, exports and failure modes.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "skvq/error.h"
+#include "skvq/run_store.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using skvq::RunStore;
+
+namespace {
+
+skvq::ModelRecord model_rec(const std::string& name, const std::string& sha) {
+  skvq::ModelRecord m;
+  m.name = name;
+  m.path = "/models/" + name + ".bin";
+  m.sha256 = sha;
+  m.config = {{"hidden_size", 64}, {"num_hidden_layers", 5}};
+  return m;
+}
+
+skvq::RunRecord ppl_run(int64_t model_id, const std::string& config, double ppl) {
+  skvq::RunRecord r;
+  r.kind = "ppl";
+  r.model_id = model_id;
+  r.config = config;
+  r.data_path = "text/tinyshakespeare.txt";
+  r.data_sha256 = "abc123";
+  r.params = {{"ctx_len", 256}, {"max_chunks", 4}, {"keep_window", false}};
+  r.metrics = {{"ppl", ppl}, {"bits_k", 2.125}, {"bits_v", 2.125}, {"tokens", 1020}};
+  r.wall_seconds = 1.5;
+  return r;
+}
+
+// Raw sqlite3 access for poking at the file behind the store's back.
+struct RawDb {
+  sqlite3* db = nullptr;
+  explicit RawDb(const std::string& path) { EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK); }
+  ~RawDb() { sqlite3_close(db); }
+  int exec(const std::string& sql) { return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr); }
+  std::string text(const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    std::string out;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+        sqlite3_column_text(st, 0))
+      out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return out;
+  }
+};
+
+// Expects `f` to throw a StoreError whose message contains the path and `needle`.
+template <class F>
+void expect_store_error(F f, const std::string& path, const std::string& needle) {
+  try {
+    f();
+    FAIL() << "expected StoreError containing '" << needle << "'";
+  } catch (const skvq::StoreError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+    EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+
+TEST(RunStore, CreatesSchemaWithPragmas) {
+  const std::string path = skvq::test::temp_dir("store") + "/runs.sqlite";
+  { RunStore s(path); EXPECT_EQ(s.path(), path); }
+  EXPECT_TRUE(fs::exists(path));
+  RawDb raw(path);
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(raw.text("SELECT version FROM schema_version"), std::to_string(RunStore::schema_version()));
+  EXPECT_EQ(RunStore::schema_version(), 1);
+  for (const char* t : {"models", "calibrations", "runs", "run_items"})
+    EXPECT_EQ(raw.text(std::string("SELECT name FROM sqlite_master WHERE type='table' AND name='") + t + "'"), t);
+  // run_items cascades from runs and is unique per (run_id, key).
+  const std::string ddl = raw.text("SELECT sql FROM sqlite_master WHERE name='run_items'");
+  EXPECT_NE(ddl.find("ON DELETE CASCADE"), std::string::npos) << ddl;
+  EXPECT_NE(ddl.find("UNIQUE(run_id, key)"), std::string::npos) << ddl;
+  // Reopening an up-to-date store changes nothing.
+  RunStore again(path);
+  EXPECT_TRUE(again.list_runs().empty());
+}
+
+TEST(RunStore, ModelsAndCalibrationsUpsert) {
+  RunStore s(skvq::test::temp_dir("store") + "/runs.sqlite");
+  int64_t a = s.upsert_model(model_rec("stories260K", "sha-a"));
+  int64_t b = s.upsert_model(model_rec("other", "sha-b"));
+  EXPECT_NE(a, b);
+  auto moved = model_rec("stories260K-renamed", "sha-a");
+  moved.path = "/elsewhere/m.bin";
+  EXPECT_EQ(s.upsert_model(moved), a);  // same sha256 -> same id, path and name updated
+  auto m = s.get_model(a);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->name, "stories260K-renamed");
+  EXPECT_EQ(m->path, "/elsewhere/m.bin");
+  EXPECT_EQ(m->config["hidden_size"], 64);
+  EXPECT_TRUE(std::regex_match(m->created_at, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"))) << m->created_at;
+  EXPECT_EQ(s.list_models().size(), 2u);
+  EXPECT_FALSE(s.get_model(999));
+
+  skvq::CalibrationRecord c;
+  c.model_id = a;
+  c.path = "/cal/x.json";
+  c.sha256 = "cal-sha";
+  c.text_path = "text/t.txt";
+  c.text_sha256 = "t-sha";
+  c.samples = 16;
+  c.seq_len = 512;
+  c.seed = 0xFFFFFFFFFFFFFFF0ull;  // survives the int64 column
+  c.group_sizes = {8, 16, 32};
+  int64_t cid = s.upsert_calibration(c);
+  c.path = "/cal/moved.json";
+  EXPECT_EQ(s.upsert_calibration(c), cid);
+  auto got = s.get_calibration(cid);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->path, "/cal/moved.json");
+  EXPECT_EQ(got->seed, 0xFFFFFFFFFFFFFFF0ull);
+  EXPECT_EQ(got->group_sizes, (std::vector<int64_t>{8, 16, 32}));
+  EXPECT_EQ(got->samples, 16);
+  EXPECT_EQ(got->seq_len, 512);
+  EXPECT_EQ(s.list_calibrations(a).size(), 1u);
+  EXPECT_EQ(s.list_calibrations(b).size(), 0u);
+  EXPECT_EQ(s.list_calibrations().size(), 1u);
+
+  c.sha256 = "cal-2";
+  c.model_id = 12345;
+  expect_store_error([&] { s.upsert_calibration(c); }, s.path(), "no model with id 12345");
+}
+
+TEST(RunStore, RunsRoundTripFindAndFilter) {
+  RunStore s(skvq::test::temp_dir("store") + "/runs.sqlite");
+  int64_t m = s.upsert_model(model_rec("stories260K", "sha-a"));
+  int64_t m2 = s.upsert_model(model_rec("other", "sha-b"));
+  auto r = ppl_run(m, "k2-v2-g32-fp8", 7.25);
+  int64_t id = s.add_run(r);
+  auto got = s.get_run(id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->kind, "ppl");
+  EXPECT_EQ(got->model_id, m);
+  EXPECT_FALSE(got->calibration_id);
+  EXPECT_EQ(got->config, "k2-v2-g32-fp8");
+  EXPECT_EQ(got->params, r.params);
+  EXPECT_DOUBLE_EQ(got->metrics["ppl"].get<double>(), 7.25);
+  EXPECT_EQ(got->status, "done");
+  EXPECT_EQ(got->software_version, SKVQ_VERSION);
+  EXPECT_DOUBLE_EQ(got->wall_seconds, 1.5);
+  EXPECT_TRUE(std::regex_match(got->created_at, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+
+  // find_run: same identity (params given in another order / as integral floats) -> newest.
+  int64_t id2 = s.add_run(ppl_run(m, "k2-v2-g32-fp8", 7.5));
+  auto ident = ppl_run(m, "k2-v2-g32-fp8", 0);
+  ident.params = {{"keep_window", false}, {"max_chunks", 4.0}, {"ctx_len", 256}};
+  auto found = s.find_run(ident);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->id, id2);
+  ident.params["ctx_len"] = 512;
+  EXPECT_FALSE(s.find_run(ident));
+  ident = ppl_run(m, "k2-v2-g32-fp8", 0);
+  ident.data_sha256 = "other";
+  EXPECT_FALSE(s.find_run(ident));
+  ident = ppl_run(m2, "k2-v2-g32-fp8", 0);
+  EXPECT_FALSE(s.find_run(ident));
+  ident = ppl_run(m, "k2-v2-g32-fp8", 0);
+  ident.kind = "needle";
+  EXPECT_FALSE(s.find_run(ident));
+
+  // Calibration is part of the identity (NULL vs a value).
+  skvq::CalibrationRecord c;
+  c.model_id = m;
+  c.path = "c.json";
+  c.sha256 = "c";
+  int64_t cid = s.upsert_calibration(c);
+  auto withcal = ppl_run(m, "k2-v2-g32-reorder-fp8", 7.0);
+  withcal.calibration_id = cid;
+  int64_t id3 = s.add_run(withcal);
+  ASSERT_TRUE(s.find_run(withcal));
+  EXPECT_EQ(s.find_run(withcal)->id, id3);
+  EXPECT_EQ(*s.get_run(id3)->calibration_id, cid);
+  withcal.calibration_id.reset();
+  EXPECT_FALSE(s.find_run(withcal));
+
+  s.add_run(ppl_run(m2, "fp16", 6.9));
+  auto needle = ppl_run(m, "fp16", 0);
+  needle.kind = "needle";
+  s.add_run(needle);
+
+  EXPECT_EQ(s.list_runs().size(), 5u);
+  EXPECT_EQ(s.list_runs({"ppl", std::nullopt, ""}).size(), 4u);
+  EXPECT_EQ(s.list_runs({"", m2, ""}).size(), 1u);
+  EXPECT_EQ(s.list_runs({"", std::nullopt, "reorder"}).size(), 1u);
+  EXPECT_EQ(s.list_runs({"ppl", m, "g32"}).size(), 3u);
+  auto all = s.list_runs();
+  for (size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i - 1].id, all[i].id);
+
+  s.finish_run(id, "failed", {{"ppl", 9.0}}, 3.25);
+  got = s.get_run(id);
+  EXPECT_EQ(got->status, "failed");
+  EXPECT_DOUBLE_EQ(got->metrics["ppl"].get<double>(), 9.0);
+  EXPECT_FALSE(got->metrics.contains("bits_k"));
+  EXPECT_DOUBLE_EQ(got->wall_seconds, 3.25);
+  expect_store_error([&] { s.finish_run(4242, "done", json::object(), 0); }, s.path(), "no such run");
+
+  expect_store_error([&] { s.add_run(ppl_run(777, "fp16", 1)); }, s.path(), "no model with id 777");
+  auto nokind = ppl_run(m, "fp16", 1);
+  nokind.kind = "";
+  expect_store_error([&] { s.add_run(nokind); }, s.path(), "empty kind");
+  EXPECT_EQ(s.list_runs().size(), 5u);
+}
+
+TEST(RunStore, ItemsPutReplaceCascade) {
+  RunStore s(skvq::test::temp_dir("store") + "/runs.sqlite");
+  int64_t m = s.upsert_model(model_rec("stories260K", "sha-a"));
+  auto r = ppl_run(m, "fp16", 0);
+  r.kind = "needle";
+  r.status = "running";
+  int64_t id = s.add_run(r);
+  EXPECT_EQ(s.get_run(id)->status, "running");
+  s.put_item({id, "L256_D50.0", {{"rougeL_f", 0.5}}});
+  s.put_item({id, "L256_D0.0", {{"rougeL_f", 1.0}}});
+  s.put_item({id, "L256_D50.0", {{"rougeL_f", 0.75}}});  // replaces
+  EXPECT_EQ(s.item_count(id), 2);
+  auto items = s.items(id);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].key, "L256_D50.0");  // insertion order kept on replace
+  EXPECT_DOUBLE_EQ(items[0].data["rougeL_f"].get<double>(), 0.75);
+  EXPECT_EQ(items[1].key, "L256_D0.0");
+  auto one = s.item(id, "L256_D0.0");
+  ASSERT_TRUE(one);
+  EXPECT_DOUBLE_EQ(one->data["rougeL_f"].get<double>(), 1.0);
+  EXPECT_FALSE(s.item(id, "nope"));
+  expect_store_error([&] { s.put_item({id + 100, "k", 1}); }, s.path(), "no such run");
+  expect_store_error([&] { s.put_item({id, "", 1}); }, s.path(), "empty key");
+
+  EXPECT_TRUE(s.delete_run(id));
+  EXPECT_FALSE(s.delete_run(id));
+  EXPECT_FALSE(s.get_run(id));
+  EXPECT_EQ(s.item_count(id), 0);
+  RawDb raw(s.path());
+  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM run_items"), "0");  // cascaded
+  // Ids are not reused after a delete.
+  EXPECT_GT(s.add_run(r), id);
+}
+
+TEST(RunStore, ExportCsvAndJson) {
+  RunStore s(skvq::test::temp_dir("store") + "/runs.sqlite");
+  int64_t m = s.upsert_model(model_rec("stories260K", "sha-a"));
+  auto r1 = ppl_run(m, "k2-v2-g32-fp8", 7.25);
+  r1.created_at = "2024-01-02T03:04:05Z";
+  r1.data_path = "text/a,b.txt";  // needs quoting
+  int64_t id1 = s.add_run(r1);
+  auto r2 = ppl_run(m, "fp16", 6.5);
+  r2.created_at = "2024-01-02T03:04:06Z";
+  r2.metrics = {{"ppl", 6.5}, {"note", "say \"hi\""}};
+  int64_t id2 = s.add_run(r2);
+  s.put_item({id2, "a", {{"x", 1}}});
+
+  std::string csv = s.export_csv(s.list_runs());
+  std::string expected =
+      "id,kind,model,config,calibration_id,data_path,created_at,wall_seconds,status,bits_k,bits_v,note,ppl,tokens\n" +
+      std::to_string(id1) +
+      ",ppl,stories260K,k2-v2-g32-fp8,,\"text/a,b.txt\",2024-01-02T03:04:05Z,1.5,done,2.125,2.125,,7.25,1020\n" +
+      std::to_string(id2) +
+      ",ppl,stories260K,fp16,,text/tinyshakespeare.txt,2024-01-02T03:04:06Z,1.5,done,,,\"say \"\"hi\"\"\",6.5,\n";
+  EXPECT_EQ(csv, expected);
+
+  json j = s.export_json(s.list_runs(), true);
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["id"], id1);
+  EXPECT_EQ(j[0]["model"], "stories260K");
+  EXPECT_TRUE(j[0]["calibration_id"].is_null());
+  EXPECT_EQ(j[0]["params"]["ctx_len"], 256);
+  EXPECT_DOUBLE_EQ(j[0]["metrics"]["ppl"].get<double>(), 7.25);
+  EXPECT_TRUE(j[0]["items"].empty());
+  EXPECT_EQ(j[1]["items"]["a"]["x"], 1);
+  EXPECT_FALSE(s.export_json(s.list_runs(), false)[1].contains("items"));
+}
+
+TEST(RunStore, CanonicalJson) {
+  EXPECT_EQ(skvq::canonical_json({{"b", 2.0}, {"a", {1.0, 1.5}}}), R"({"a":[1,1.5],"b":2})");
+  EXPECT_EQ(skvq::canonical_json(json::parse(R"({"z":1,"y":{"q":3.0}})")), R"({"y":{"q":3},"z":1})");
+}
+
+TEST(RunStoreErrors, UnwritableLocation) {
+  expect_store_error([] { RunStore s("/proc/x.sqlite"); }, "/proc/x.sqlite", "cannot open");
+  // A directory below a regular file cannot exist, even for root.
+  const std::string dir = skvq::test::temp_dir("store");
+  std::ofstream(dir + "/plain") << "x";
+  expect_store_error([&] { RunStore s(dir + "/plain/runs.sqlite"); }, dir + "/plain/runs.sqlite", "cannot open");
+  expect_store_error([&] { RunStore s(dir); }, dir, "is a directory");
+}
+
+TEST(RunStoreErrors, ReadOnlyDirectory) {
+  if (geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
+  const std::string dir = skvq::test::temp_dir("store");
+  fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec);
+  expect_store_error([&] { RunStore s(dir + "/runs.sqlite"); }, dir + "/runs.sqlite", "");
+  fs::permissions(dir, fs::perms::owner_all);
+}
+
+TEST(RunStoreErrors, NotSqliteAndCorrupt) {
+  const std::string dir = skvq::test::temp_dir("store");
+  const std::string text = dir + "/notes.txt";
+  std::ofstream(text) << std::string(3000, 'n') << "\nplain text, not a database\n";
+  expect_store_error([&] { RunStore s(text); }, text, "not a SQLite database");
+  EXPECT_EQ(fs::file_size(text), 3000u + 28u);  // left untouched
+
+  // A real store whose bytes are overwritten with garbage.
+  const std::string path = dir + "/runs.sqlite";
+  {
+    RunStore s(path);
+    int64_t m = s.upsert_model(model_rec("m", "sha"));
+    for (int i = 0; i < 50; ++i) s.add_run(ppl_run(m, "k2-v2-g32-fp8", i));
+  }
+  const std::string copy = dir + "/copy.sqlite";
+  fs::copy_file(path, copy);
+  {  // header garbage
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    std::string junk(100, '\xA5');
+    f.write(junk.data(), junk.size());
+  }
+  expect_store_error([&] { RunStore s(path); }, path, "not a SQLite database");
+  {  // everything after the 100-byte header garbage
+    auto size = fs::file_size(copy);
+    std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    std::string junk(size - 100, '\x5A');
+    f.write(junk.data(), junk.size());
+  }
+  expect_store_error([&] { RunStore s(copy); s.list_runs(); }, copy, "corrupt");
+}
+
+TEST(RunStoreErrors, ForeignTablesAndNewerVersion) {
+  const std::string dir = skvq::test::temp_dir("store");
+  const std::string foreign = dir + "/foreign.sqlite";
+  { RawDb raw(foreign); ASSERT_EQ(raw.exec("CREATE TABLE photos(id INTEGER, blob BLOB)"), SQLITE_OK); }
+  expect_store_error([&] { RunStore s(foreign); }, foreign, "not a SKVQ run store");
+  {
+    RawDb raw(foreign);
+    EXPECT_EQ(raw.text("SELECT COUNT(*) FROM sqlite_master"), "1");  // nothing was added
+    EXPECT_EQ(raw.text("PRAGMA journal_mode"), "delete");           // nor switched
+  }
+
+  const std::string extra = dir + "/extra.sqlite";
+  { RunStore s(extra); }
+  { RawDb raw(extra); ASSERT_EQ(raw.exec("CREATE TABLE mine(x)"), SQLITE_OK); }
+  expect_store_error([&] { RunStore s(extra); }, extra, "'mine'");
+
+  const std::string newer = dir + "/newer.sqlite";
+  {
+    RunStore s(newer);
+    s.add_run(ppl_run(s.upsert_model(model_rec("m", "sha")), "fp16", 1));
+  }
+  { RawDb raw(newer); ASSERT_EQ(raw.exec("UPDATE schema_version SET version = 99"), SQLITE_OK); }
+  expect_store_error([&] { RunStore s(newer); }, newer, "schema version 99, newer than this software");
+  { RawDb raw(newer); ASSERT_EQ(raw.exec("UPDATE schema_version SET version = 1"), SQLITE_OK); }
+  RunStore ok(newer);
+  EXPECT_EQ(ok.list_runs().size(), 1u);
+}
+
+TEST(RunStoreErrors, LockedDatabaseLosesNothing) {
+  const std::string path = skvq::test::temp_dir("store") + "/runs.sqlite";
+  int64_t m = 0;
+  {
+    RunStore s(path);
+    m = s.upsert_model(model_rec("m", "sha"));
+    s.add_run(ppl_run(m, "k4-v4-g32", 6.0));
+    s.add_run(ppl_run(m, "k2-v2-g32", 7.0));
+  }
+  RunStore s(path, 150);
+  RawDb other(path);
+  ASSERT_EQ(other.exec("BEGIN EXCLUSIVE; INSERT INTO models(name,path,sha256,config,created_at) "
+                       "VALUES('x','x','x','{}','t');"),
+            SQLITE_OK);
+  auto t0 = std::chrono::steady_clock::now();
+  expect_store_error([&] { s.add_run(ppl_run(m, "fp16", 5.0)); }, path, "locked");
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(waited, 0.1);  // it did wait for the busy timeout
+  EXPECT_LT(waited, 3.0);
+  expect_store_error([&] { s.put_item({1, "k", 1}); }, path, "locked");
+  EXPECT_EQ(s.list_runs().size(), 2u);  // readers still work in WAL mode
+  ASSERT_EQ(other.exec("ROLLBACK"), SQLITE_OK);
+
+  s.set_busy_timeout(5000);
+  s.add_run(ppl_run(m, "fp16", 5.0));
+  RunStore reopened(path);
+  auto runs = reopened.list_runs();
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0].config, "k4-v4-g32");
+  EXPECT_DOUBLE_EQ(runs[1].metrics["ppl"].get<double>(), 7.0);
+  EXPECT_EQ(runs[2].config, "fp16");
+  EXPECT_EQ(reopened.list_models().size(), 1u);  // the other connection's insert was rolled back
+}
+
+TEST(RunStoreErrors, FailedWriteKeepsStoredRuns) {
+  const std::string path = skvq::test::temp_dir("store") + "/runs.sqlite";
+  {
+    RunStore s(path);
+    int64_t m = s.upsert_model(model_rec("m", "sha"));
+    int64_t id = s.add_run(ppl_run(m, "k2-v2-g32", 7.0));
+    s.put_item({id, "a", 1});
+    EXPECT_THROW(s.add_run(ppl_run(m + 1, "fp16", 1.0)), skvq::StoreError);
+    EXPECT_THROW(s.put_item({id + 1, "b", 2}), skvq::StoreError);
+    // The connection is still usable after a failed write.
+    s.put_item({id, "c", 3});
+  }
+  RunStore s(path);
+  auto runs = s.list_runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].config, "k2-v2-g32");
+  EXPECT_EQ(s.item_count(runs[0].id), 2);
+}
+
+TEST(RunStore, TwoConnectionsConcurrentWriters) {
+  const std::string path = skvq::test::temp_dir("store") + "/runs.sqlite";
+  int64_t m = 0;
+  { RunStore s(path); m = s.upsert_model(model_rec("m", "sha")); }
+  auto writer = [&](int tag) {
+    RunStore s(path);
+    for (int i = 0; i < 20; ++i) s.add_run(ppl_run(m, "k" + std::to_string(tag) + "-run", i));
+  };
+  std::thread a(writer, 2), b(writer, 4);
+  a.join();
+  b.join();
+  RunStore s(path);
+  EXPECT_EQ(s.list_runs().size(), 40u);
+  EXPECT_EQ(s.list_runs({"", std::nullopt, "k2-"}).size(), 20u);
+}
