@@ -1,0 +1,75 @@
+// skvq calibrate: per-channel K/V ranges and k-means channel groups (skvq-method.md section 3).
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "progress.h"
+#include "skvq/calibration.h"
+#include "skvq/error.h"
+#include "skvq/run_store.h"
+#include "skvq/session.h"
+
+namespace skvq::cli {
+
+void add_calibrate_command(CLI::App& app) {
+  struct Opts {
+    std::string model, tokenizer, text, out, device = "cpu";
+    int64_t max_bytes = 0;
+    CalibrationOptions opt;
+    std::string group_sizes = "8,16,32";
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("calibrate", "calibrate channel reordering for a model and save it");
+  cmd->add_option("--model", o->model, "llama2.c .bin file or Hugging Face directory")->required();
+  cmd->add_option("--tokenizer", o->tokenizer, "tokenizer file (default: found beside the model)");
+  cmd->add_option("--text", o->text, "calibration text")->required();
+  cmd->add_option("--max-bytes", o->max_bytes, "read at most this many bytes of the text (0 = all)");
+  cmd->add_option("--samples", o->opt.samples, "N samples")->capture_default_str();
+  cmd->add_option("--seq-len", o->opt.seq_len, "L tokens per sample")->capture_default_str();
+  cmd->add_option("--group-sizes", o->group_sizes, "comma-separated group sizes to cluster for")->capture_default_str();
+  cmd->add_option("--seed", o->opt.seed, "seed for sample positions and k-means")->capture_default_str();
+  cmd->add_option("--restarts", o->opt.kmeans_restarts, "k-means restarts")->capture_default_str();
+  cmd->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--out", o->out, "calibration file to write (JSON)")->required();
+  cmd->callback([o] {
+    auto cancel = install_cancel_handler();
+    o->opt.group_sizes.clear();
+    std::stringstream ss(o->group_sizes);
+    for (std::string item; std::getline(ss, item, ',');) {
+      try {
+        size_t used = 0;
+        o->opt.group_sizes.push_back(std::stoll(item, &used));
+        if (used != item.size()) throw std::invalid_argument(item);
+      } catch (const std::exception&) {
+        throw ConfigError("--group-sizes: '" + item + "' is not an integer");
+      }
+    }
+    LoadedModel lm = load_model_for_eval(o->model, o->tokenizer, o->device);
+    const auto tokens = tokenize_text_file(*lm.tokenizer, o->text, o->max_bytes);
+    std::cerr << "calibrating " << lm.model->weights().name << " on " << o->text << " (" << tokens.size() << " tokens): "
+              << o->opt.samples << " samples x " << o->opt.seq_len << " tokens\n";
+    Calibration cal = calibrate(*lm.model, tokens, o->opt,
+                                [](int64_t d, int64_t t) { draw_progress("calibrate", d, t, "steps"); }, cancel);
+    end_progress();
+    cal.text_path = o->text;
+    cal.text_sha256 = sha256_hex(read_text(o->text, o->max_bytes));
+    cal.save(o->out);
+    RunStore store(globals().db);
+    const int64_t model_id = store.upsert_model(model_record(lm.model->weights()));
+    CalibrationRecord cr;
+    cr.model_id = model_id;
+    cr.path = o->out;
+    cr.sha256 = sha256_file(o->out);
+    cr.text_path = cal.text_path;
+    cr.text_sha256 = cal.text_sha256;
+    cr.samples = cal.samples;
+    cr.seq_len = cal.seq_len;
+    cr.seed = cal.seed;
+    cr.group_sizes = cal.group_sizes;
+    const int64_t id = store.upsert_calibration(cr);
+    std::cout << "wrote " << o->out << " (" << cal.num_layers << " layers x " << cal.kv_channels
+              << " K/V channels, group sizes " << o->group_sizes << "), calibration " << id << " in " << globals().db << "\n";
+  });
+}
+
+}  // namespace skvq::cli

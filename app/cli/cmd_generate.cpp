@@ -1,0 +1,70 @@
+// skvq generate: text generation with an optional quantized KV cache.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "progress.h"
+#include "skvq/calibration.h"
+#include "skvq/error.h"
+#include "skvq/generate.h"
+#include "skvq/kv_cache.h"
+#include "skvq/session.h"
+
+namespace skvq::cli {
+
+void add_generate_command(CLI::App& app) {
+  struct Opts {
+    std::string model, tokenizer, prompt = "Once upon a time", quant = "fp16", calib, device = "cpu";
+    int64_t max_new = 256;
+    float temperature = 0.0f, top_p = 1.0f;
+    uint64_t seed = 42;
+    bool full_prefill = true, stats = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("generate", "generate text (greedy with --temperature 0)");
+  cmd->add_option("--model", o->model, "llama2.c .bin file or Hugging Face directory")->required();
+  cmd->add_option("--tokenizer", o->tokenizer, "tokenizer file (default: found beside the model)");
+  cmd->add_option("--prompt", o->prompt, "prompt text")->capture_default_str();
+  cmd->add_option("--max-new-tokens", o->max_new, "tokens to generate")->capture_default_str();
+  cmd->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str();
+  cmd->add_option("--top-p", o->top_p, "nucleus sampling threshold")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "sampling seed")->capture_default_str();
+  cmd->add_option("--quant", o->quant, "KV-cache configuration, e.g. k2-v2-g8-w32-reorder-clip-sink5-fp8")->capture_default_str();
+  cmd->add_option("--calib", o->calib, "calibration file (for reorder/smooth)");
+  cmd->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
+  cmd->add_flag("--stats", o->stats, "print timing and KV-cache bytes on stderr");
+  cmd->callback([o] {
+    auto cancel = install_cancel_handler();
+    LoadedModel lm = load_model_for_eval(o->model, o->tokenizer, o->device);
+    const Model& model = *lm.model;
+    QuantConfig qc = QuantConfig::parse(o->quant);
+    std::unique_ptr<Calibration> cal;
+    if (qc.needs_calibration()) {
+      if (o->calib.empty()) throw ConfigError("--quant " + o->quant + " needs --calib FILE");
+      cal = std::make_unique<Calibration>(Calibration::load(o->calib));
+      cal->check_model(model.weights(), o->calib);
+    }
+    FakeQuantKVCache cache(model.config(), qc, KVLayouts::build(qc, model.config(), cal.get()), 1, o->full_prefill);
+    SamplingParams sp;
+    sp.max_new_tokens = o->max_new;
+    sp.temperature = o->temperature;
+    sp.top_p = o->top_p;
+    sp.seed = o->seed;
+    const auto prompt_tokens = lm.tokenizer->encode(o->prompt, true);
+    std::string prompt_text;
+    for (size_t i = 1; i < prompt_tokens.size(); ++i) prompt_text += lm.tokenizer->decode_token(prompt_tokens[i - 1], prompt_tokens[i]);
+    std::cout << prompt_text << std::flush;
+    auto r = generate_tokens(model, *lm.tokenizer, prompt_tokens, sp, cache,
+                             [](const std::string& piece) { std::cout << piece << std::flush; }, cancel);
+    std::cout << "\n";
+    if (o->stats) {
+      const double n = static_cast<double>(r.tokens.size());
+      std::fprintf(stderr, "prompt %zu tokens, generated %zu tokens, prefill %.3f s, decode %.1f tokens/s, KV cache %lld bytes (%s)\n",
+                   r.prompt_tokens.size(), r.tokens.size(), r.prefill_seconds, n / std::max(r.decode_seconds, 1e-9),
+                   static_cast<long long>(cache.stored_bytes()), qc.to_string().c_str());
+    }
+  });
+}
+
+}  // namespace skvq::cli

@@ -1,0 +1,38 @@
+#pragma once
+// Loading a model with its tokenizer for evaluation, and describing it to the run store.
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "skvq/model.h"
+#include "skvq/run_store.h"
+#include "skvq/tokenizer.h"
+
+namespace skvq {
+
+/// A model ready to run: weights on the device, its tokenizer, where it came from.
+struct LoadedModel {
+  std::shared_ptr<const Model> model;
+  std::shared_ptr<const Tokenizer> tokenizer;
+  std::string path;
+};
+
+/// Loads a llama2.c file or HF directory and its tokenizer (load_tokenizer_for). device "cpu"
+/// runs float32; "cuda" runs float16 and needs a LibTorch with CUDA (else ConfigError).
+/// Throws FileError for missing or malformed files.
+LoadedModel load_model_for_eval(const std::string& model_path, const std::string& tokenizer_path = "",
+                                const std::string& device = "cpu");
+
+/// ModelConfig as Hugging Face config.json fields.
+nlohmann::json model_config_json(const ModelConfig& c);
+
+/// The run-store record of a model (name, path, sha256, config).
+ModelRecord model_record(const ModelWeights& w);
+
+/// Tokenizes at most `max_bytes` (0 = all) of a text file once, BOS first (the perplexity
+/// protocol). Throws FileError when the file is missing or empty.
+std::vector<int32_t> tokenize_text_file(const Tokenizer& tok, const std::string& path, int64_t max_bytes = 0);
+
+}  // namespace skvq

@@ -1,0 +1,109 @@
+// Batch files: one JSON job with model, calibration, data and configurations (skvq batch).
+#include <filesystem>
+#include <ostream>
+
+#include "skvq/batch.h"
+#include "skvq/calibration.h"
+#include "skvq/error.h"
+#include "skvq/session.h"
+
+namespace skvq {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string resolve_data_path(const std::string& path, const std::string& base_dir) {
+  if (path.empty()) throw ConfigError("empty path in batch file");
+  std::vector<fs::path> tried{fs::path(path)};
+  if (fs::path(path).is_relative()) {
+    if (!base_dir.empty()) tried.push_back(fs::path(base_dir) / path);
+    tried.push_back(fs::path(data_dir()) / path);
+  }
+  for (const auto& p : tried)
+    if (fs::exists(p)) return p.lexically_normal().string();
+  std::string where;
+  for (const auto& p : tried) where += (where.empty() ? "" : ", ") + p.string();
+  throw FileError(path, "not found (tried " + where + "; the data directory is " + data_dir() + ")");
+}
+
+namespace {
+
+template <class T>
+T get_or(const json& j, const char* key, T fallback, const std::string& file) {
+  if (!j.contains(key)) return fallback;
+  try {
+    return j.at(key).get<T>();
+  } catch (const json::exception& e) {
+    throw FileError(file, std::string("field \"") + key + "\" has the wrong type: " + e.what());
+  }
+}
+
+// Makes the calibration file when it is missing; returns its path.
+std::string ensure_calibration(const json& cj, const std::string& job_path, const std::string& base,
+                               const PplJob& job, std::ostream& log, CancelFlag cancel) {
+  const std::string file = get_or<std::string>(cj, "file", "", job_path);
+  if (file.empty()) throw FileError(job_path, "\"calibration\" needs a \"file\"");
+  if (fs::exists(file)) return file;
+  if (!base.empty() && fs::exists(fs::path(base) / file) && fs::path(file).is_relative())
+    return (fs::path(base) / file).string();
+  if (!cj.contains("text")) throw FileError(job_path, "calibration file " + file + " is missing and no \"text\" is given to make it");
+  const std::string text = resolve_data_path(cj.at("text").get<std::string>(), base);
+  CalibrationOptions opt;
+  opt.samples = get_or<int64_t>(cj, "samples", opt.samples, job_path);
+  opt.seq_len = get_or<int64_t>(cj, "seq_len", opt.seq_len, job_path);
+  opt.group_sizes = get_or<std::vector<int64_t>>(cj, "group_sizes", opt.group_sizes, job_path);
+  opt.seed = get_or<uint64_t>(cj, "seed", opt.seed, job_path);
+  const int64_t max_bytes = get_or<int64_t>(cj, "max_bytes", 0, job_path);
+  LoadedModel lm = load_model_for_eval(job.model, job.tokenizer, job.device);
+  const auto tokens = tokenize_text_file(*lm.tokenizer, text, max_bytes);
+  log << "calibrating " << lm.model->weights().name << " on " << text << ": " << opt.samples << " samples x "
+      << opt.seq_len << " tokens\n";
+  Calibration cal = calibrate(*lm.model, tokens, opt, nullptr, cancel);
+  cal.text_path = text;
+  cal.text_sha256 = sha256_hex(read_text(text, max_bytes));
+  cal.save(file);
+  log << "calibration written to " << file << "\n";
+  return file;
+}
+
+}  // namespace
+
+std::vector<RunRecord> run_batch_file(const std::string& job_path, const std::string& db_path, std::ostream& log,
+                                      const JobProgressFn& progress, CancelFlag cancel) {
+  json j;
+  try {
+    j = json::parse(read_file(job_path));
+  } catch (const json::exception& e) {
+    throw FileError(job_path, std::string("malformed batch file: ") + e.what());
+  }
+  if (!j.is_object()) throw FileError(job_path, "a batch file is a JSON object");
+  for (auto& [key, _] : j.items())
+    if (key != "model" && key != "tokenizer" && key != "device" && key != "threads" && key != "calibration" &&
+        key != "ppl" && key != "configs" && key != "db" && key != "comment")
+      throw FileError(job_path, "unknown field \"" + key + "\" (known: model, tokenizer, device, threads, calibration, ppl, configs, db)");
+  const std::string base = fs::path(job_path).parent_path().string();
+  PplJob job;
+  if (!j.contains("model")) throw FileError(job_path, "missing field \"model\"");
+  job.model = resolve_data_path(j.at("model").get<std::string>(), base);
+  if (j.contains("tokenizer")) job.tokenizer = resolve_data_path(j.at("tokenizer").get<std::string>(), base);
+  job.device = get_or<std::string>(j, "device", "cpu", job_path);
+  if (j.contains("threads")) set_threads(j.at("threads").get<int>());
+  if (!j.contains("ppl") || !j.at("ppl").contains("text")) throw FileError(job_path, "missing field \"ppl\": {\"text\": ..., \"ctx_len\": ...}");
+  const json& pj = j.at("ppl");
+  job.text = resolve_data_path(pj.at("text").get<std::string>(), base);
+  job.options.ctx_len = get_or<int64_t>(pj, "ctx_len", 512, job_path);
+  job.options.max_chunks = get_or<int64_t>(pj, "max_chunks", 0, job_path);
+  job.options.batch = get_or<int64_t>(pj, "batch", job.options.batch, job_path);
+  job.max_bytes = get_or<int64_t>(pj, "max_bytes", 0, job_path);
+  job.configs = get_or<std::vector<std::string>>(j, "configs", {"fp16"}, job_path);
+  if (job.configs.empty()) throw FileError(job_path, "\"configs\" is empty");
+  for (const auto& c : job.configs) QuantConfig::parse(c);  // fail early on a typo
+  const std::string db = db_path.empty() ? get_or<std::string>(j, "db", "runs.sqlite", job_path) : db_path;
+  RunStore store(db);
+  if (j.contains("calibration")) job.calibration = ensure_calibration(j.at("calibration"), job_path, base, job, log, cancel);
+  auto runs = run_ppl_job(job, store, log, progress, cancel);
+  log << "\n" << format_ppl_table(runs) << "\nruns stored in " << db << "\n";
+  return runs;
+}
+
+}  // namespace skvq

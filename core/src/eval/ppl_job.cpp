@@ -1,0 +1,137 @@
+// Perplexity jobs: evaluate configurations and store each run as soon as it finishes.
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <ostream>
+#include <sstream>
+
+#include "skvq/batch.h"
+#include "skvq/calibration.h"
+#include "skvq/error.h"
+#include "skvq/kv_cache.h"
+#include "skvq/memory.h"
+#include "skvq/session.h"
+
+namespace skvq {
+
+namespace {
+
+nlohmann::json ppl_params(const PplJob& job) {
+  return {{"ctx_len", job.options.ctx_len}, {"max_bytes", job.max_bytes}, {"max_chunks", job.options.max_chunks},
+          {"keep_window", job.options.keep_window}, {"full_prefill", job.options.full_prefill}};
+}
+
+}  // namespace
+
+std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostream& log,
+                                   const JobProgressFn& progress, CancelFlag cancel) {
+  // Parse every configuration first: a typo fails before an hour of evaluation.
+  std::vector<QuantConfig> configs;
+  for (const auto& s : job.configs) configs.push_back(QuantConfig::parse(s));
+  LoadedModel lm = load_model_for_eval(job.model, job.tokenizer, job.device);
+  const Model& model = *lm.model;
+  std::unique_ptr<Calibration> calib;
+  std::optional<int64_t> calib_id;
+  for (const auto& c : configs) {
+    c.validate_for(model.config());
+    if (c.needs_calibration() && !calib) {
+      if (job.calibration.empty())
+        throw ConfigError("configuration '" + c.to_string() + "' needs a calibration file (--calib FILE or \"calibration\" in the batch file)");
+      calib = std::make_unique<Calibration>(Calibration::load(job.calibration));
+      calib->check_model(model.weights(), job.calibration);
+    }
+  }
+  const int64_t model_id = store.upsert_model(model_record(model.weights()));
+  if (calib) {
+    CalibrationRecord cr;
+    cr.model_id = model_id;
+    cr.path = job.calibration;
+    cr.sha256 = sha256_file(job.calibration);
+    cr.text_path = calib->text_path;
+    cr.text_sha256 = calib->text_sha256;
+    cr.samples = calib->samples;
+    cr.seq_len = calib->seq_len;
+    cr.seed = calib->seed;
+    cr.group_sizes = calib->group_sizes;
+    calib_id = store.upsert_calibration(cr);
+  }
+  const std::string text_bytes = read_text(job.text, job.max_bytes);
+  const std::string data_sha = sha256_hex(text_bytes);
+  const auto tokens = tokenize_text_file(*lm.tokenizer, job.text, job.max_bytes);
+  log << "model " << model.weights().name << " (" << model.config().describe() << ")\n"
+      << "text  " << job.text << ": " << text_bytes.size() << " bytes, " << tokens.size() << " tokens, "
+      << tokens.size() / job.options.ctx_len << " chunks of " << job.options.ctx_len << "\n";
+
+  std::vector<RunRecord> out;
+  std::optional<double> ppl_fp;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    const QuantConfig& c = configs[i];
+    RunRecord r;
+    r.kind = "ppl";
+    r.model_id = model_id;
+    if (c.needs_calibration()) r.calibration_id = calib_id;
+    r.config = c.to_string();
+    r.data_path = job.text;
+    r.data_sha256 = data_sha;
+    r.params = ppl_params(job);
+    if (job.skip_existing) {
+      if (auto found = store.find_run(r); found && found->status == "done") {
+        log << "[" << i + 1 << "/" << configs.size() << "] " << r.config << ": stored as run " << found->id << ", skipped\n";
+        if (c.is_unquantized()) ppl_fp = found->metrics.value("ppl", 0.0);
+        out.push_back(*found);
+        continue;
+      }
+    }
+    const KVLayouts layouts = KVLayouts::build(c, model.config(), calib.get());
+    auto res = evaluate_perplexity(model, tokens, c, layouts, job.options,
+                                   [&](int64_t done, int64_t total) {
+                                     if (progress) progress(r.config, static_cast<int64_t>(i), static_cast<int64_t>(configs.size()), done, total);
+                                   },
+                                   cancel);
+    if (c.is_unquantized()) ppl_fp = res.ppl;
+    const KVMemory mem = kv_memory(model.config(), c);
+    r.metrics = {{"ppl", res.ppl},
+                 {"mean_nll", res.mean_nll},
+                 {"bits_k", mem.bits_k},
+                 {"bits_v", mem.bits_v},
+                 {"kv_bytes_per_token", mem.kv_bytes_per_token},
+                 {"tokens", res.tokens_evaluated},
+                 {"chunks", res.chunks},
+                 {"wall_seconds", res.seconds},
+                 {"tokens_per_second", res.tokens_evaluated / std::max(res.seconds, 1e-9)}};
+    if (ppl_fp) {
+      r.metrics["ppl_fp"] = *ppl_fp;
+      r.metrics["delta_ppl"] = res.ppl - *ppl_fp;
+    }
+    r.wall_seconds = res.seconds;
+    r.id = store.add_run(r);
+    log << "[" << i + 1 << "/" << configs.size() << "] " << r.config << ": PPL " << res.ppl << " ("
+        << res.tokens_evaluated << " tokens, " << res.seconds << " s), run " << r.id << "\n";
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::string format_ppl_table(const std::vector<RunRecord>& runs) {
+  double fp = NAN;
+  for (const auto& r : runs)
+    if (r.config == "fp16" && r.metrics.contains("ppl")) fp = r.metrics["ppl"].get<double>();
+  std::ostringstream s;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-44s %9s %9s %7s %7s %12s %9s %8s\n", "configuration", "PPL", "dPPL",
+                "bits K", "bits V", "KV B/token", "tokens", "seconds");
+  s << line << std::string(112, '-') << "\n";
+  for (const auto& r : runs) {
+    const auto& m = r.metrics;
+    const double ppl = m.value("ppl", NAN);
+    const double d = std::isnan(fp) ? m.value("delta_ppl", NAN) : ppl - fp;
+    std::snprintf(line, sizeof line, "%-44s %9.4f %+9.4f %7.3f %7.3f %12.1f %9lld %8.1f\n",
+                  (r.config == "fp16" ? std::string("fp16 (unquantized)") : r.config).c_str(), ppl, d,
+                  m.value("bits_k", 16.0), m.value("bits_v", 16.0), m.value("kv_bytes_per_token", 0.0),
+                  static_cast<long long>(m.value("tokens", int64_t{0})), m.value("wall_seconds", 0.0));
+    s << line;
+  }
+  return s.str();
+}
+
+}  // namespace skvq

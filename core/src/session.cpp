@@ -1,0 +1,63 @@
+// Model + tokenizer loading for evaluations and the run-store description of a model.
+#include "skvq/session.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Context.h>
+
+#include "skvq/common.h"
+#include "skvq/error.h"
+
+namespace skvq {
+
+LoadedModel load_model_for_eval(const std::string& model_path, const std::string& tokenizer_path,
+                                const std::string& device) {
+  ModelWeights w = load_model(model_path);
+  auto tok = load_tokenizer_for(model_path, tokenizer_path, static_cast<int32_t>(w.config.vocab_size));
+  if (device == "cuda") {
+    if (!at::hasCUDA()) throw ConfigError("--device cuda: this LibTorch build has no CUDA support or no GPU is present");
+    w.to(at::Device(at::kCUDA), at::kHalf);
+  } else if (device != "cpu") {
+    throw ConfigError("unknown device '" + device + "' (cpu or cuda)");
+  }
+  LoadedModel m;
+  m.path = model_path;
+  m.model = std::make_shared<const Model>(std::move(w));
+  m.tokenizer = std::move(tok);
+  return m;
+}
+
+nlohmann::json model_config_json(const ModelConfig& c) {
+  return {{"architectures", {c.architecture}},
+          {"hidden_size", c.hidden_size},
+          {"intermediate_size", c.intermediate_size},
+          {"num_hidden_layers", c.num_hidden_layers},
+          {"num_attention_heads", c.num_attention_heads},
+          {"num_key_value_heads", c.num_key_value_heads},
+          {"head_dim", c.head_dim},
+          {"vocab_size", c.vocab_size},
+          {"max_position_embeddings", c.max_position_embeddings},
+          {"rms_norm_eps", c.rms_norm_eps},
+          {"rope_theta", c.rope_theta},
+          {"tie_word_embeddings", c.tie_word_embeddings},
+          {"attention_bias", c.attention_bias},
+          {"bos_token_id", c.bos_token_id},
+          {"eos_token_id", c.eos_token_id}};
+}
+
+ModelRecord model_record(const ModelWeights& w) {
+  ModelRecord r;
+  r.name = w.name;
+  r.path = w.source_path;
+  r.sha256 = w.sha256;
+  r.config = model_config_json(w.config);
+  r.config["num_parameters"] = w.num_parameters();
+  return r;
+}
+
+std::vector<int32_t> tokenize_text_file(const Tokenizer& tok, const std::string& path, int64_t max_bytes) {
+  const std::string text = read_text(path, max_bytes);
+  if (text.empty()) throw FileError(path, "the text file is empty");
+  return tok.encode(text, /*add_bos=*/true);
+}
+
+}  // namespace skvq
