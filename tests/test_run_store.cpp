@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -435,4 +436,49 @@ TEST(RunStore, TwoConnectionsConcurrentWriters) {
   RunStore s(path);
   EXPECT_EQ(s.list_runs().size(), 40u);
   EXPECT_EQ(s.list_runs({"", std::nullopt, "k2-"}).size(), 20u);
+}
+
+// The command line, when it has been built (skvq links every subcommand of the project).
+TEST(RunStore, CommandLine) {
+  const std::string skvq_bin = skvq::test::built("app/skvq");
+  if (!fs::exists(skvq_bin)) GTEST_SKIP() << skvq_bin << " not built";
+  const std::string dir = skvq::test::temp_dir("store");
+  const std::string db = dir + "/runs.sqlite";
+  int64_t keep = 0, gone = 0;
+  {
+    RunStore s(db);
+    int64_t m = s.upsert_model(model_rec("stories260K", "sha-a"));
+    keep = s.add_run(ppl_run(m, "k2-v2-g32-fp8", 7.25));
+    auto n = ppl_run(m, "fp16", 0);
+    n.kind = "needle";
+    gone = s.add_run(n);
+    s.put_item({gone, "L256_D50.0", {{"rougeL_f", 0.5}}});
+  }
+  auto run = [&](const std::string& args) {
+    const std::string out = dir + "/out.txt";
+    const std::string cmd = skvq_bin + " --db " + db + " " + args + " > " + out + " 2>&1";
+    const int rc = std::system(cmd.c_str());
+    std::ifstream in(out);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return std::make_pair(WEXITSTATUS(rc), text);
+  };
+  auto [rc, list] = run("runs list --kind ppl");
+  EXPECT_EQ(rc, 0) << list;
+  EXPECT_NE(list.find("k2-v2-g32-fp8"), std::string::npos) << list;
+  EXPECT_NE(list.find("7.2500"), std::string::npos) << list;
+  EXPECT_EQ(list.find("needle"), std::string::npos) << list;
+  auto [rc2, csv] = run("runs export --csv");
+  EXPECT_EQ(rc2, 0);
+  EXPECT_EQ(csv, RunStore(db).export_csv(RunStore(db).list_runs()));
+  auto [rc3, shown] = run("runs show " + std::to_string(gone) + " --json --items");
+  EXPECT_EQ(rc3, 0) << shown;
+  auto j = json::parse(shown);
+  EXPECT_EQ(j["items_count"], 1);
+  EXPECT_DOUBLE_EQ(j["items"]["L256_D50.0"]["rougeL_f"].get<double>(), 0.5);
+  EXPECT_EQ(run("runs delete " + std::to_string(gone)).first, 0);
+  EXPECT_EQ(run("runs delete " + std::to_string(gone)).first, 1);  // no such run: error
+  RunStore s(db);
+  ASSERT_EQ(s.list_runs().size(), 1u);
+  EXPECT_EQ(s.list_runs()[0].id, keep);
+  EXPECT_EQ(run("runs show 9999").first, 1);
 }

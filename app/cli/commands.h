@@ -22,5 +22,7 @@ void add_convert_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_runs_command(CLI::App& app);
 void add_batch_command(CLI::App& app);
+/// `skvq memory`: KV-cache bytes per configuration and the longest context in a budget (cmd_memory.cpp).
+void add_memory_command(CLI::App& app);
 
 }  // namespace skvq::cli

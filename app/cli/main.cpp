@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   add_info_command(app);
   add_runs_command(app);
   add_batch_command(app);
+  add_memory_command(app);
 
   try {
     app.parse(argc, argv);
