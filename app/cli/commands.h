@@ -22,7 +22,12 @@ void add_convert_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_runs_command(CLI::App& app);
 void add_batch_command(CLI::App& app);
+/// `skvq bench`: decode-attention and quantize-and-pack timings (cmd_bench.cpp).
+void add_bench_command(CLI::App& app);
 /// `skvq memory`: KV-cache bytes per configuration and the longest context in a budget (cmd_memory.cpp).
 void add_memory_command(CLI::App& app);
+void add_needle_command(CLI::App& app);
+void add_longbench_command(CLI::App& app);
+void add_analyze_command(CLI::App& app);
 
 }  // namespace skvq::cli

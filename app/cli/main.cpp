@@ -36,7 +36,11 @@ int main(int argc, char** argv) {
   add_info_command(app);
   add_runs_command(app);
   add_batch_command(app);
+  add_bench_command(app);
   add_memory_command(app);
+  add_needle_command(app);
+  add_longbench_command(app);
+  add_analyze_command(app);
 
   try {
     app.parse(argc, argv);

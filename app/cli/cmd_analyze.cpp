@@ -1,0 +1,105 @@
+// skvq analyze: attention locality and quantization error of one text sample (stored as run items).
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "commands.h"
+#include "progress.h"
+#include "skvq/analyze.h"
+#include "skvq/calibration.h"
+#include "skvq/error.h"
+#include "skvq/model.h"
+#include "skvq/needle.h"
+#include "skvq/run_store.h"
+#include "skvq/tokenizer.h"
+#include "skvq/weights.h"
+
+namespace skvq::cli {
+namespace {
+std::vector<int64_t> int_list(const std::string& s, const std::string& opt) {
+  std::vector<int64_t> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stoll(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw ConfigError(opt + ": \"" + item + "\" is not an integer");
+    }
+  }
+  return out;
+}
+}  // namespace
+
+void add_analyze_command(CLI::App& app) {
+  struct Opts {
+    std::string model, tokenizer, calib, text, quant, sinks = "1,5,10", windows = "16,32,64,128";
+    int64_t max_tokens = 0;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("analyze", "attention locality (sinks, windows, distance bins) and quantization error of one text");
+  cmd->add_option("--model", o->model, "llama2.c .bin file or Hugging Face directory")->required();
+  cmd->add_option("--tokenizer", o->tokenizer, "tokenizer file (default: found beside the model)");
+  cmd->add_option("--text", o->text, "text file; its first --max-tokens tokens are analyzed")->required();
+  cmd->add_option("--max-tokens", o->max_tokens, "tokens analyzed, BOS included (0 = the model's max_position_embeddings)")->capture_default_str();
+  cmd->add_option("--calib", o->calib, "calibration file (default: statistics of the text itself)");
+  cmd->add_option("--quant", o->quant, "configuration for the error analysis (default k2-v2-g<g>-reorder-clip-sink5)");
+  cmd->add_option("--sinks", o->sinks, "sink sizes S, comma-separated")->capture_default_str();
+  cmd->add_option("--windows", o->windows, "window sizes W, comma-separated")->capture_default_str();
+  cmd->add_flag("--json", o->json, "print one JSON object on stdout");
+  cmd->callback([o] {
+    auto cancel = install_cancel_handler();
+    ModelWeights w = load_model(o->model);
+    auto tok = load_tokenizer_for(o->model, o->tokenizer, static_cast<int32_t>(w.config.vocab_size));
+    RunStore store(globals().db);
+    const int64_t model_id = register_eval_model(store, w);
+    std::optional<Calibration> calib;
+    std::optional<int64_t> calib_id;
+    if (!o->calib.empty()) {
+      calib = Calibration::load(o->calib);
+      calib->check_model(w, o->calib);
+      calib_id = register_eval_calibration(store, model_id, *calib, o->calib);
+    }
+    const int64_t limit = o->max_tokens > 0 ? o->max_tokens : w.config.max_position_embeddings;
+    // Enough bytes for `limit` tokens with room to spare; grown when the text is dense.
+    int64_t bytes = std::max<int64_t>(4096, limit * 16);
+    std::vector<int32_t> tokens;
+    for (;;) {
+      std::string text = read_text(o->text, bytes);
+      tokens = tok->encode(text, true);
+      if (static_cast<int64_t>(tokens.size()) > limit || static_cast<int64_t>(text.size()) < bytes) break;
+      bytes *= 2;
+    }
+    if (static_cast<int64_t>(tokens.size()) > limit) tokens.resize(limit);
+    QuantConfig config;
+    if (o->quant.empty()) {
+      QuantConfig none;
+      const int64_t g = analysis_group_size(none, w.config.kv_channels());
+      config = QuantConfig::parse("k2-v2-g" + std::to_string(g) + "-reorder-clip-sink5");
+    } else {
+      config = QuantConfig::parse(o->quant);
+    }
+    AnalyzeOptions opt;
+    opt.sinks = int_list(o->sinks, "--sinks");
+    opt.windows = int_list(o->windows, "--windows");
+    Model model(std::move(w));
+    auto r = run_analyze(model, tokens, o->text, config, calib ? &*calib : nullptr, store, model_id, calib_id, opt,
+                         cancel);
+    if (o->json) {
+      std::cout << nlohmann::json({{"run_id", r.run_id}, {"reused", r.reused}, {"config", config.to_string()},
+                                   {"tokens", static_cast<int64_t>(tokens.size())}, {"metrics", r.metrics}})
+                       .dump(2)
+                << "\n";
+    } else {
+      std::printf("analyze run %lld%s: %lld tokens, config %s\n", static_cast<long long>(r.run_id),
+                  r.reused ? " (stored)" : "", static_cast<long long>(tokens.size()), config.to_string().c_str());
+      std::printf("%s\n", r.metrics.dump(2).c_str());
+    }
+  });
+}
+
+}  // namespace skvq::cli
