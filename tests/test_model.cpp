@@ -46,7 +46,7 @@ TEST(Llama2c, LoadsTheDemoModel) {
   EXPECT_TRUE(w.config.tie_word_embeddings);
   EXPECT_TRUE(w.lm_head.is_same(w.embed_tokens));
   EXPECT_EQ(w.sha256, "b0a507e7ad0f626624f17112325e66691f9076d622e1d3274d103d00299f2696");
-  EXPECT_EQ(w.num_parameters(), 260032 - 4096);  // all floats of the file but the RoPE tables
+  EXPECT_EQ(w.num_parameters(), 260032);  // all floats of the file but the 4096 of the RoPE tables
 }
 
 TEST(Llama2c, GreedyTextMatchesTheReference) {
@@ -94,7 +94,9 @@ TEST(Llama2c, BatchingChunksDoesNotChangeTheResult) {
   b.batch = 5;
   auto ra = evaluate_perplexity(*lm.model, tokens, qc, layouts, a);
   auto rb = evaluate_perplexity(*lm.model, tokens, qc, layouts, b);
-  EXPECT_NEAR(ra.ppl, rb.ppl, 1e-4);
+  // Only the summation order inside the matrix products differs; at 2 bits a last-bit change can
+  // flip a code, so allow 1e-4 relative.
+  EXPECT_NEAR(ra.ppl, rb.ppl, 1e-4 * ra.ppl);
 }
 
 TEST(Llama2c, BadCheckpointsGiveClearErrors) {
@@ -122,4 +124,23 @@ TEST(Llama2c, BadCheckpointsGiveClearErrors) {
   EXPECT_NE(message(write("zero.bin", garbage)).find("implausible header"), std::string::npos);
   EXPECT_NE(message(dir + "/missing.bin").find("no such file"), std::string::npos);
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+struct WantsAttention : ForwardObserver {
+  bool wants_attention() const override { return true; }
+  void on_attention(int64_t, const at::Tensor& p) override { rows_sum = p.sum(-1); }
+  at::Tensor rows_sum;
+};
+}  // namespace
+
+TEST(Llama2c, FusedCpuAttentionEqualsTheMatmulPath) {
+  LoadedModel lm = load_model_for_eval(test::stories_model(), test::stories_tokenizer());
+  const auto tokens = tokenize_text_file(*lm.tokenizer, test::data("text/tinystories/tinystories_val.txt"), 4000);
+  auto t = at::tensor(std::vector<int64_t>(tokens.begin(), tokens.begin() + 300), at::kLong).view({2, 150});
+  auto fused = lm.model->forward(t, nullptr);
+  WantsAttention obs;
+  auto matmul = lm.model->forward(t, nullptr, &obs);
+  EXPECT_TRUE(at::allclose(fused, matmul, 1e-4, 1e-4)) << (fused - matmul).abs().max().item<float>();
+  EXPECT_TRUE(at::allclose(obs.rows_sum, at::ones_like(obs.rows_sum), 1e-5, 1e-5));
 }

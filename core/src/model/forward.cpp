@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attention_cpu.h"
 #include "skvq/error.h"
 #include "skvq/kv_cache.h"
 #include "skvq/model.h"
@@ -61,22 +62,33 @@ at::Tensor Model::forward(const at::Tensor& tokens, KVCache* cache, ForwardObser
     if (cache) std::tie(K, V) = cache->append(li, k_pre, k_post, v, rope_);
     const int64_t Tk = K.size(1);
 
-    // Grouped-query attention without repeating K/V: queries of the G heads that share a KV head
-    // are stacked along the row axis. Head index = kv * G + g, as HF repeat_kv.
-    auto qg = q.view({B, T, KVH, G, hd}).permute({0, 2, 3, 1, 4}).reshape({B, KVH, G * T, hd});
-    auto Kh = K.view({B, Tk, KVH, hd}).permute({0, 2, 3, 1});  // [B, KV, hd, Tk]
-    auto Vh = V.view({B, Tk, KVH, hd}).permute({0, 2, 1, 3});  // [B, KV, Tk, hd]
-    auto scores = at::matmul(qg, Kh).mul_(scale).to(at::kFloat).view({B, KVH, G, T, Tk});
-    if (T > 1 || Tk > pos0 + T) {
-      // query t (position pos0 + t) sees keys j <= pos0 + t
-      auto qpos = at::arange(pos0, pos0 + T, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(1);
-      auto kpos = at::arange(0, Tk, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(0);
-      scores.masked_fill_(kpos > qpos, -std::numeric_limits<float>::infinity());
+    at::Tensor out;
+    const bool fused = K.device().is_cpu() && K.scalar_type() == at::kFloat &&
+                       !(observer && observer->wants_attention());
+    if (fused) {
+      // CPU float32: fused causal attention, no score matrix in memory.
+      auto qc = q.contiguous(), Kc = K.contiguous(), Vc = V.contiguous();
+      out = at::empty({B, T, H * hd}, qc.options());
+      causal_attention_cpu(qc.data_ptr<float>(), Kc.data_ptr<float>(), Vc.data_ptr<float>(), out.data_ptr<float>(), B,
+                           T, Tk, H, KVH, hd, pos0, static_cast<float>(scale));
+    } else {
+      // Grouped-query attention without repeating K/V: queries of the G heads that share a KV head
+      // are stacked along the row axis. Head index = kv * G + g, as HF repeat_kv.
+      auto qg = q.view({B, T, KVH, G, hd}).permute({0, 2, 3, 1, 4}).reshape({B, KVH, G * T, hd});
+      auto Kh = K.view({B, Tk, KVH, hd}).permute({0, 2, 3, 1});  // [B, KV, hd, Tk]
+      auto Vh = V.view({B, Tk, KVH, hd}).permute({0, 2, 1, 3});  // [B, KV, Tk, hd]
+      auto scores = at::matmul(qg, Kh).mul_(scale).to(at::kFloat).view({B, KVH, G, T, Tk});
+      if (T > 1 || Tk > pos0 + T) {
+        // query t (position pos0 + t) sees keys j <= pos0 + t
+        auto qpos = at::arange(pos0, pos0 + T, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(1);
+        auto kpos = at::arange(0, Tk, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(0);
+        scores.masked_fill_(kpos > qpos, -std::numeric_limits<float>::infinity());
+      }
+      auto probs = at::softmax(scores, -1);
+      if (observer && observer->wants_attention()) observer->on_attention(li, probs.reshape({B, H, T, Tk}));
+      out = at::matmul(probs.to(V.scalar_type()).view({B, KVH, G * T, Tk}), Vh);  // [B, KV, G*T, hd]
+      out = out.view({B, KVH, G, T, hd}).permute({0, 3, 1, 2, 4}).reshape({B, T, H * hd});
     }
-    auto probs = at::softmax(scores, -1);
-    if (observer && observer->wants_attention()) observer->on_attention(li, probs.reshape({B, H, T, Tk}));
-    auto out = at::matmul(probs.to(V.scalar_type()).view({B, KVH, G * T, Tk}), Vh);  // [B, KV, G*T, hd]
-    out = out.view({B, KVH, G, T, hd}).permute({0, 3, 1, 2, 4}).reshape({B, T, H * hd});
     if (observer) observer->on_attention_output(li, out);
     x = x + at::linear(out, l.o_proj);
 
