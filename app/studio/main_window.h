@@ -1,0 +1,72 @@
+#pragma once
+// The main window: run browser in the centre, dockable views (outliers, attention locality,
+// needle grids, comparison dashboard), recent files, settings, and a status bar with the
+// current job, its progress and a cancel button.
+#include <QMainWindow>
+#include <memory>
+
+#include "skvq/run_store.h"
+
+class QDockWidget;
+class QMenu;
+
+namespace skvq::studio {
+
+class ComparisonView;
+class JobRunner;
+class JobStatusWidget;
+class LocalityView;
+class NeedleView;
+class OutlierView;
+class RunBrowser;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  /// Opens (creating if needed) a run store; on failure shows an error naming the file.
+  bool openDatabase(const QString& path);
+  RunStore* store() const { return store_.get(); }
+  JobRunner* jobRunner() const { return runner_; }
+  RunBrowser* runBrowser() const { return browser_; }
+  OutlierView* outlierView() const { return outliers_; }
+  LocalityView* localityView() const { return locality_; }
+  NeedleView* needleView() const { return needle_; }
+  ComparisonView* comparisonView() const { return comparison_; }
+  JobStatusWidget* jobStatus() const { return status_; }
+  /// Errors go to dialogs unless quiet (tests); the last one is kept.
+  void setQuiet(bool quiet) { quiet_ = quiet; }
+  QString lastError() const { return lastError_; }
+  /// Saves the window and each view as PNG files into `dir`; returns the files written.
+  QStringList saveScreenshots(const QString& dir);
+
+ public Q_SLOTS:
+  void refreshAll();
+  void showError(const QString& title, const QString& message);
+  void openRun(const skvq::RunRecord& run);
+  void compareRuns(const skvq::RunRecord& a, const skvq::RunRecord& b);
+  void openCalibrationFile(const QString& path);
+  void showCalibrationWizard();
+
+ private:
+  void buildMenus();
+  void updateRecentMenu();
+  QDockWidget* addView(QWidget* view, const QString& title, const QString& name, Qt::DockWidgetArea area);
+  std::unique_ptr<RunStore> store_;
+  JobRunner* runner_;
+  RunBrowser* browser_;
+  OutlierView* outliers_;
+  LocalityView* locality_;
+  NeedleView* needle_;
+  ComparisonView* comparison_;
+  JobStatusWidget* status_;
+  QMenu* recent_ = nullptr;
+  QMenu* viewMenu_ = nullptr;
+  QList<QDockWidget*> docks_;
+  bool quiet_ = false;
+  QString lastError_;
+};
+
+}  // namespace skvq::studio

@@ -1,0 +1,47 @@
+#pragma once
+// Needle-in-a-haystack viewer: the depth x context-length grid of a "needle" run coloured by
+// a selectable metric, hover shows the answer; a second run side by side and their difference.
+#include <QWidget>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+class QComboBox;
+
+namespace skvq {
+class RunStore;
+}
+namespace skvq::gui {
+class HeatmapWidget;
+}
+
+namespace skvq::studio {
+
+class NeedleView : public QWidget {
+  Q_OBJECT
+ public:
+  explicit NeedleView(QWidget* parent = nullptr);
+  void setStore(RunStore* store);
+  void refresh();
+  /// Shows run A (and B when bId > 0).
+  void showRuns(qint64 aId, qint64 bId = 0);
+  gui::HeatmapWidget* heatmapA() const { return a_; }
+  gui::HeatmapWidget* heatmapB() const { return b_; }
+  gui::HeatmapWidget* heatmapDiff() const { return diff_; }
+
+ private:
+  void redraw();
+  void fill(gui::HeatmapWidget* map, const std::map<std::string, nlohmann::json>& items,
+            const QString& title);
+  std::map<std::string, nlohmann::json> load(qint64 runId) const;
+  RunStore* store_ = nullptr;
+  std::map<std::string, nlohmann::json> itemsA_, itemsB_;
+  QComboBox* runA_;
+  QComboBox* runB_;
+  QComboBox* metric_;
+  gui::HeatmapWidget* a_;
+  gui::HeatmapWidget* b_;
+  gui::HeatmapWidget* diff_;
+};
+
+}  // namespace skvq::studio

@@ -1,0 +1,56 @@
+#pragma once
+// Outlier view: per-layer K/V channel ranges (original or reordered order, coloured by cluster,
+// group boundaries) and per-group quantization error before/after reorder and clip, from an
+// "analyze" run's items or from a calibration file.
+#include <QWidget>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+class QComboBox;
+class QLabel;
+
+namespace skvq {
+class RunStore;
+struct Calibration;
+}
+namespace skvq::gui {
+class ChannelRangePlot;
+class GroupedBarPlot;
+}
+
+namespace skvq::studio {
+
+class OutlierView : public QWidget {
+  Q_OBJECT
+ public:
+  explicit OutlierView(QWidget* parent = nullptr);
+  void setStore(RunStore* store);
+  /// Reloads the list of analyze runs.
+  void refresh();
+  /// Shows an analyze run.
+  void showRun(qint64 runId);
+  /// Shows a calibration (no error bars: those need an analyze run).
+  void showCalibration(std::shared_ptr<const Calibration> calib, const QString& name);
+  gui::ChannelRangePlot* channelPlot() const { return channels_; }
+  gui::GroupedBarPlot* errorPlot() const { return errors_; }
+
+ private:
+  void redraw();
+  nlohmann::json channelsItem(int layer) const;
+  RunStore* store_ = nullptr;
+  std::map<std::string, nlohmann::json> items_;
+  std::shared_ptr<const Calibration> calib_;
+  int numLayers_ = 0;
+  QComboBox* source_;
+  QComboBox* layer_;
+  QComboBox* tensor_;
+  QComboBox* order_;
+  QComboBox* groupSize_;
+  QLabel* info_;
+  gui::ChannelRangePlot* channels_;
+  gui::GroupedBarPlot* errors_;
+};
+
+}  // namespace skvq::studio

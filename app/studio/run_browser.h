@@ -1,0 +1,61 @@
+#pragma once
+// Run browser: models and their calibrations, and the runs of the store with filters by kind,
+// model and configuration text; open, compare, delete and export (CSV/JSON).
+#include <QWidget>
+#include <vector>
+
+#include "skvq/run_store.h"
+
+class QComboBox;
+class QLineEdit;
+class QTableView;
+class QTreeWidget;
+
+namespace skvq::gui {
+class RunsTableModel;
+class RunsFilterProxy;
+}
+
+namespace skvq::studio {
+
+class RunBrowser : public QWidget {
+  Q_OBJECT
+ public:
+  explicit RunBrowser(QWidget* parent = nullptr);
+  void setStore(RunStore* store);
+  void refresh();
+  /// Runs of the selected rows (or every visible row when none is selected).
+  std::vector<RunRecord> selectedRuns(bool allWhenNone) const;
+  /// Writes runs (selected, else visible) to a file. Throws skvq::Error / reports via signal.
+  bool exportTo(const QString& path, bool json);
+  void setKindFilter(const QString& kind);
+  void setConfigFilter(const QString& text);
+  QTableView* table() const { return table_; }
+  QTreeWidget* models() const { return models_; }
+  int visibleRows() const;
+
+ public Q_SLOTS:
+  void openSelected();
+  void compareSelected();
+  void deleteSelected(bool confirm = true);
+  void exportDialog(bool json);
+
+ Q_SIGNALS:
+  void openRun(const skvq::RunRecord& run);
+  void compareRuns(const skvq::RunRecord& a, const skvq::RunRecord& b);
+  void calibrationActivated(const QString& path);
+  void errorOccurred(const QString& title, const QString& message);
+  void storeChanged();
+
+ private:
+  RunStore* store_ = nullptr;
+  QTreeWidget* models_;
+  QComboBox* kind_;
+  QComboBox* model_;
+  QLineEdit* text_;
+  QTableView* table_;
+  gui::RunsTableModel* runsModel_;
+  gui::RunsFilterProxy* proxy_;
+};
+
+}  // namespace skvq::studio
