@@ -6,6 +6,8 @@
 #include <ATen/Parallel.h>
 
 #include <cmath>
+#include <algorithm>
+#include <bit>
 #include <cstring>
 #include <vector>
 
@@ -15,8 +17,8 @@ namespace {
 
 // exp(x) for x <= 0 (scores minus their maximum): x = n*ln2 + r, |r| <= ln2/2, degree-6 Taylor
 // polynomial of e^r, times 2^n built in the exponent bits. Branch-free so the loop vectorizes.
-inline float exp_nonpositive(float x) {
-  x = x < -87.0f ? -87.0f : x;
+__attribute__((always_inline)) inline float exp_nonpositive(float x) {
+  x = std::max(x, -87.0f);
   // round to nearest by the 1.5*2^23 trick (|x*log2e| < 2^22): vectorizes, unlike nearbyint
   const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
@@ -27,10 +29,8 @@ inline float exp_nonpositive(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float two_n;
-  std::memcpy(&two_n, &bits, sizeof two_n);
-  return p * two_n;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  return p * std::bit_cast<float>(bits);
 }
 
 __attribute__((target_clones("avx2", "default")))
@@ -50,12 +50,11 @@ void attend_head(const float* q, int64_t q_stride, const float* kt, const float*
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
     for (int64_t j = 0; j < n; ++j) mx = scores[j] > mx ? scores[j] : mx;
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) scores[j] = exp_nonpositive(scores[j] - mx);
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < n; ++j) {
-      scores[j] = exp_nonpositive(scores[j] - mx);
-      sum += scores[j];
-    }
+    for (int64_t j = 0; j < n; ++j) sum += scores[j];
     const float inv = 1.0f / sum;
     float* o = out + t * out_stride;
     for (int64_t d = 0; d < hd; ++d) {
