@@ -31,6 +31,10 @@ class PackedKVCache : public KVCache {
   std::pair<at::Tensor, at::Tensor> append(int64_t layer, const at::Tensor& k_pre_rope,
                                            const at::Tensor& k_post_rope, const at::Tensor& v,
                                            const RotaryEmbedding& rope) override;
+  /// Appends like append() but returns nothing (no dequantized copy of the cache): the path to
+  /// use with decode_attention. Same shapes and errors as append().
+  void append_tokens(int64_t layer, const at::Tensor& k_pre_rope, const at::Tensor& k_post_rope,
+                     const at::Tensor& v);
   int64_t length(int64_t layer) const override;
   int64_t length() const override;
   void clear() override;

@@ -148,6 +148,19 @@ void PackedKVCache::push_token(int64_t layer, Seq& s, int64_t pos, const float* 
 std::pair<at::Tensor, at::Tensor> PackedKVCache::append(int64_t layer, const at::Tensor& k_pre_rope,
                                                         const at::Tensor& k_post_rope,
                                                         const at::Tensor& v, const RotaryEmbedding&) {
+  const int64_t L0 = layers_.at(layer).length;
+  append_tokens(layer, k_pre_rope, k_post_rope, v);
+  const int64_t Tn = k_post_rope.size(1);
+  auto out = dequantize(layer, 0, L0 + Tn);
+  if (full_prefill_) {
+    out.first.narrow(1, L0, Tn).copy_(k_post_rope.to(at::kCPU, at::kFloat));
+    out.second.narrow(1, L0, Tn).copy_(v.to(at::kCPU, at::kFloat));
+  }
+  return out;
+}
+
+void PackedKVCache::append_tokens(int64_t layer, const at::Tensor& k_pre_rope,
+                                  const at::Tensor& k_post_rope, const at::Tensor& v) {
   if (layer < 0 || layer >= model_.num_hidden_layers) throw Error("packed cache: layer out of range");
   if (k_post_rope.dim() != 3 || k_post_rope.size(0) != batch_ || k_post_rope.size(2) != C_)
     throw Error("packed cache: expected K/V of shape [" + std::to_string(batch_) + ", T, " +
@@ -204,12 +217,6 @@ std::pair<at::Tensor, at::Tensor> PackedKVCache::append(int64_t layer, const at:
     }
   });
   L.length = L0 + Tn;
-  auto out = dequantize(layer, 0, L.length);
-  if (full_prefill_) {
-    out.first.narrow(1, L0, Tn).copy_(kpost);
-    out.second.narrow(1, L0, Tn).copy_(vv);
-  }
-  return out;
 }
 
 void PackedKVCache::token_kv(int64_t layer, const Seq& s, int64_t pos, float* k, float* v) const {

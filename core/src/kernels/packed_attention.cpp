@@ -85,6 +85,67 @@ SKVQ_INLINE void codes_to_float(const uint8_t* __restrict__ t, int64_t first, in
   }
 }
 
+#ifdef SKVQ_X86
+// 2-bit codes, 16 per little-endian 32-bit word (code i at bits 2i). n % 16 == 0.
+__attribute__((target("avx2,fma"))) float dot2_avx2(const uint8_t* p, const float* q, int64_t n) {
+  const __m256i sh_lo = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m256i sh_hi = _mm256_setr_epi32(16, 18, 20, 22, 24, 26, 28, 30);
+  const __m256i three = _mm256_set1_epi32(3);
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    uint32_t w;
+    std::memcpy(&w, p + i / 4, 4);
+    const __m256i b = _mm256_set1_epi32(static_cast<int>(w));
+    const __m256 c0 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(b, sh_lo), three));
+    const __m256 c1 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(b, sh_hi), three));
+    a0 = _mm256_fmadd_ps(c0, _mm256_loadu_ps(q + i), a0);
+    a1 = _mm256_fmadd_ps(c1, _mm256_loadu_ps(q + i + 8), a1);
+  }
+  const __m256 a = _mm256_add_ps(a0, a1);
+  __m128 r = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  r = _mm_hadd_ps(r, r);
+  r = _mm_hadd_ps(r, r);
+  return _mm_cvtss_f32(r);
+}
+// y[i] += a * code_i for 2-bit codes. n % 16 == 0.
+__attribute__((target("avx2,fma"))) void axpy2_avx2(float* y, float a, const uint8_t* p, int64_t n) {
+  const __m256i sh_lo = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m256i sh_hi = _mm256_setr_epi32(16, 18, 20, 22, 24, 26, 28, 30);
+  const __m256i three = _mm256_set1_epi32(3);
+  const __m256 av = _mm256_set1_ps(a);
+  for (int64_t i = 0; i < n; i += 16) {
+    uint32_t w;
+    std::memcpy(&w, p + i / 4, 4);
+    const __m256i b = _mm256_set1_epi32(static_cast<int>(w));
+    const __m256 c0 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(b, sh_lo), three));
+    const __m256 c1 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(b, sh_hi), three));
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, c0, _mm256_loadu_ps(y + i)));
+    _mm256_storeu_ps(y + i + 8, _mm256_fmadd_ps(av, c1, _mm256_loadu_ps(y + i + 8)));
+  }
+}
+#endif
+
+// Scale/zero of group g: FP8 through a table (no ldexp in the hot loop).
+SKVQ_INLINE void params_fast(const PackedFormat& f, const uint8_t* tok, int64_t g, const float* fp8_lut,
+                             float* s, float* z) {
+  if (f.params.fp8) {
+    const uint8_t* p = tok + f.code_bytes() + 2 * g;
+    *s = fp8_lut[p[0]];
+    *z = fp8_lut[p[1]];
+  } else {
+    f.group_params(tok, g, s, z);
+  }
+}
+
+const float* fp8_table() {
+  static const std::vector<float> t = [] {
+    std::vector<float> v(256);
+    for (int b = 0; b < 256; ++b) v[b] = fp8_e4m3_value(static_cast<uint8_t>(b));
+    return v;
+  }();
+  return t.data();
+}
+
 struct TaskCtx {
   // shapes
   int64_t D, C, S, W, L, n_mid, kh;
@@ -105,7 +166,13 @@ struct TaskCtx {
   const float* rope_sin;
 };
 
+template <bool AVX>
 SKVQ_INLINE void attend_body(const TaskCtx& c) {
+  const float* lut = fp8_table();
+  const int64_t kcb = c.kf->raw() ? 0 : c.kf->code_bytes();
+  const int64_t vcb = c.vf->raw() ? 0 : c.vf->code_bytes();
+  (void)kcb;
+  (void)vcb;
   const int64_t D = c.D, C = c.C, L = c.L, half = D / 2;
   std::vector<float> scores(L);
   const int64_t n_sink = std::min(c.S, L);
@@ -147,9 +214,18 @@ SKVQ_INLINE void attend_body(const TaskCtx& c) {
       for (size_t gi = 0; gi < c.kp->groups.size(); ++gi) {
         const int64_t g = c.kp->groups[gi], a = KL.offsets[g], n = KL.offsets[g + 1] - a;
         float s, z;
-        c.kf->group_params(tok, g, &s, &z);
-        codes_to_float(tok, a, n, c.kf->params.qmax, buf.data(), scratch.data());
-        sc += s * dot(qp.data() + pos, buf.data(), n) + z * qsum[gi];
+        params_fast(*c.kf, tok, g, lut, &s, &z);
+        float dq;
+#ifdef SKVQ_X86
+        if (AVX && c.kf->params.qmax == 3 && a % 16 == 0 && n % 16 == 0) {
+          dq = dot2_avx2(tok + a / 4, qp.data() + pos, n);
+        } else
+#endif
+        {
+          codes_to_float(tok, a, n, c.kf->params.qmax, buf.data(), scratch.data());
+          dq = dot(qp.data() + pos, buf.data(), n);
+        }
+        sc += s * dq + z * qsum[gi];
         pos += n;
       }
     } else {
@@ -157,7 +233,7 @@ SKVQ_INLINE void attend_body(const TaskCtx& c) {
       for (size_t gi = 0; gi < c.kp->groups.size(); ++gi) {
         const int64_t g = c.kp->groups[gi], a = KL.offsets[g], n = KL.offsets[g + 1] - a;
         float s, z;
-        c.kf->group_params(tok, g, &s, &z);
+        params_fast(*c.kf, tok, g, lut, &s, &z);
         codes_to_float(tok, a, n, c.kf->params.qmax, buf.data(), scratch.data());
         for (int64_t j = 0; j < n; ++j, ++pos) {
           const int32_t d = c.kp->dim[pos];
@@ -204,9 +280,16 @@ SKVQ_INLINE void attend_body(const TaskCtx& c) {
     for (size_t gi = 0; gi < c.vp->groups.size(); ++gi) {
       const int64_t g = c.vp->groups[gi], a = VL.offsets[g], n = VL.offsets[g + 1] - a;
       float s, z;
-      c.vf->group_params(tok, g, &s, &z);
-      codes_to_float(tok, a, n, c.vf->params.qmax, buf.data(), scratch.data());
-      axpy(accp.data() + pos, p * s, buf.data(), n);
+      params_fast(*c.vf, tok, g, lut, &s, &z);
+#ifdef SKVQ_X86
+      if (AVX && c.vf->params.qmax == 3 && a % 16 == 0 && n % 16 == 0) {
+        axpy2_avx2(accp.data() + pos, p * s, tok + a / 4, n);
+      } else
+#endif
+      {
+        codes_to_float(tok, a, n, c.vf->params.qmax, buf.data(), scratch.data());
+        axpy(accp.data() + pos, p * s, buf.data(), n);
+      }
       zacc[gi] += p * z;
       pos += n;
     }
@@ -229,9 +312,9 @@ SKVQ_INLINE void attend_body(const TaskCtx& c) {
 }
 
 #ifdef SKVQ_X86
-__attribute__((target("avx2,fma,f16c"))) void attend_avx2(const TaskCtx& c) { attend_body(c); }
+__attribute__((target("avx2,fma,f16c"))) void attend_avx2(const TaskCtx& c) { attend_body<true>(c); }
 #endif
-void attend_portable(const TaskCtx& c) { attend_body(c); }
+void attend_portable(const TaskCtx& c) { attend_body<false>(c); }
 
 // Dense baseline: one head over [T, C] storage (float or half).
 template <typename T>
