@@ -1,0 +1,208 @@
+// The main window and every view on a real run store (stories260K runs made by `skvq`):
+// the widgets show the stored numbers and react to their controls.
+#include <QtTest/QtTest>
+#include <QComboBox>
+#include <QLineEdit>
+#include <QTableView>
+#include <QTableWidget>
+#include <cmath>
+
+#include "channel_range_plot.h"
+#include "comparison_view.h"
+#include "curve_plot.h"
+#include "grouped_bar_plot.h"
+#include "gui_fixture.h"
+#include "heatmap_widget.h"
+#include "job_runner.h"
+#include "job_status_widget.h"
+#include "locality_view.h"
+#include "main_window.h"
+#include "needle_view.h"
+#include "outlier_view.h"
+#include "run_browser.h"
+
+using namespace skvq;
+using namespace skvq::studio;
+
+namespace {
+RunRecord firstRun(RunStore& store, const std::string& kind, const std::string& config = {}) {
+  RunFilter f;
+  f.kind = kind;
+  for (const auto& r : store.list_runs(f))
+    if (config.empty() || r.config == config) return r;
+  return {};
+}
+double mean(const nlohmann::json& a) {
+  double s = 0;
+  for (double v : a) s += v;
+  return s / static_cast<double>(a.size());
+}
+}  // namespace
+
+class TestGuiViews : public QObject {
+  Q_OBJECT
+  std::unique_ptr<MainWindow> window_;
+  std::unique_ptr<RunStore> store_;
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QCoreApplication::setOrganizationName("skvq-test");
+    QVERIFY2(!test::gui_fixture().db.isEmpty(), "fixture run store could not be built");
+    const QString db = test::copy_of_fixture_db("gui-views");
+    window_ = std::make_unique<MainWindow>();
+    window_->setQuiet(true);
+    QVERIFY(window_->openDatabase(db));
+    window_->show();
+    store_ = std::make_unique<RunStore>(db.toStdString());
+  }
+
+  void runBrowserListsFiltersAndExports() {
+    RunBrowser* b = window_->runBrowser();
+    const auto runs = store_->list_runs();
+    QCOMPARE(b->visibleRows(), static_cast<int>(runs.size()));
+    QCOMPARE(b->models()->topLevelItemCount(), 1);
+    QVERIFY(b->models()->topLevelItem(0)->childCount() >= 1);  // the calibration
+    b->setKindFilter("needle");
+    QCOMPARE(b->visibleRows(), 2);
+    b->setKindFilter("ppl");
+    b->setConfigFilter("k4-v4");
+    QCOMPARE(b->visibleRows(), 1);
+    const QString csv = QDir::temp().filePath("skvq-gui-export.csv");
+    QVERIFY(b->exportTo(csv, false));
+    QFile f(csv);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QStringList lines = QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), 2);
+    QVERIFY(lines[0].startsWith("id,kind,model,config"));
+    QVERIFY(lines[1].contains("k4-v4-g16-sink4-fp8"));
+    b->setConfigFilter("");
+    b->setKindFilter("");
+    // Sorting by id descending puts the newest run first.
+    b->table()->sortByColumn(0, Qt::DescendingOrder);
+    QCOMPARE(b->table()->model()->index(0, 0).data().toLongLong(), static_cast<qlonglong>(runs.front().id > runs.back().id ? runs.front().id : runs.back().id));
+  }
+
+  void outlierViewShowsChannelsAndErrors() {
+    const RunRecord analyze = firstRun(*store_, "analyze");
+    QVERIFY(analyze.id > 0);
+    OutlierView* v = window_->outlierView();
+    v->showRun(analyze.id);
+    auto* layer = v->findChild<QComboBox*>("layer");
+    auto* tensor = v->findChild<QComboBox*>("tensor");
+    auto* order = v->findChild<QComboBox*>("order");
+    QCOMPARE(layer->count(), 5);
+    for (int l : {0, 3}) {
+      layer->setCurrentIndex(l);
+      tensor->setCurrentIndex(1);
+      const auto ch = store_->item(analyze.id, "channels/layer" + std::to_string(l))->data["v"];
+      const double lo = *std::min_element(ch["min"].begin(), ch["min"].end());
+      const double hi = *std::max_element(ch["absmax"].begin(), ch["absmax"].end());
+      QCOMPARE(v->channelPlot()->dataLow(), lo);
+      QVERIFY(v->channelPlot()->dataHigh() >= hi);
+      order->setCurrentIndex(1);
+      QCOMPARE(v->channelPlot()->displayOrder()[0], ch["perm"][0].get<int>());
+      order->setCurrentIndex(0);
+      QCOMPARE(v->channelPlot()->displayOrder()[1], 1);
+      const auto err = store_->item(analyze.id, "group_error/layer" + std::to_string(l))->data["v"];
+      QCOMPARE(v->errorPlot()->seriesCount(), 3);
+      QCOMPARE(v->errorPlot()->seriesValues(0)[0], err["plain"][0].get<double>());
+      QCOMPARE(v->errorPlot()->seriesValues(2).size(), static_cast<qsizetype>(err["reorder_clip"].size()));
+    }
+  }
+
+  void localityViewShowsMassAndReactsToControls() {
+    const RunRecord analyze = firstRun(*store_, "analyze");
+    LocalityView* v = window_->localityView();
+    v->showRun(analyze.id);
+    auto* layer = v->findChild<QComboBox*>("layer");
+    auto* sink = v->findChild<QComboBox*>("sink");
+    auto* window = v->findChild<QComboBox*>("window");
+    QCOMPARE(layer->count(), 5);
+    layer->setCurrentIndex(2);
+    const auto item = store_->item(analyze.id, "locality/layer2")->data;
+    QCOMPARE(v->heatmap()->rows(), static_cast<int>(item["mass"].size()));
+    QCOMPARE(v->heatmap()->value(1, 0), item["mass"][1][0].get<double>());
+    QCOMPARE(v->sinkPlot()->curveCount(), 5);
+    QVERIFY(sink->count() >= 2 && window->count() >= 2);
+    sink->setCurrentIndex(1);
+    window->setCurrentIndex(window->count() - 1);
+    QCOMPARE(v->selectedSinkMass(), mean(item["sink_mass"][sink->currentText().toStdString()]));
+    QCOMPARE(v->selectedWindowMass(), mean(item["window_mass"][window->currentText().toStdString()]));
+    QCOMPARE(v->sinkPlot()->curveY(2)[1], mean(item["sink_mass"][sink->itemText(1).toStdString()]));
+    const double before = v->heatmap()->value(0, 0);
+    layer->setCurrentIndex(4);
+    QCOMPARE(v->heatmap()->value(0, 0), store_->item(analyze.id, "locality/layer4")->data["mass"][0][0].get<double>());
+    QVERIFY(v->heatmap()->value(0, 0) != before);
+  }
+
+  void needleViewShowsGridsAndDifference() {
+    RunFilter f;
+    f.kind = "needle";
+    const auto runs = store_->list_runs(f);
+    QCOMPARE(runs.size(), size_t{2});
+    NeedleView* v = window_->needleView();
+    v->showRuns(runs[0].id, runs[1].id);
+    QCOMPARE(v->heatmapA()->rows(), 3);
+    QCOMPARE(v->heatmapA()->cols(), 2);
+    QCOMPARE(v->heatmapA()->colLabels(), QStringList({"192", "384"}));
+    const auto a = store_->item(runs[0].id, "L384_D50.0")->data;
+    const auto b = store_->item(runs[1].id, "L384_D50.0")->data;
+    QCOMPARE(v->heatmapA()->value(1, 1), a["rougeL_f"].get<double>());
+    QCOMPARE(v->heatmapDiff()->value(1, 1), b["rougeL_f"].get<double>() - a["rougeL_f"].get<double>());
+    QVERIFY(v->heatmapA()->cellToolTip(1, 1).contains(QString::fromStdString(a["response"]).left(20)));
+    v->findChild<QComboBox*>("metric")->setCurrentIndex(2);  // contains
+    QCOMPARE(v->heatmapA()->value(1, 1), a["contains"].get<double>());
+  }
+
+  void comparisonShowsPplRunsAndEvaluatesNewConfig() {
+    ComparisonView* v = window_->comparisonView();
+    v->refresh();
+    RunFilter f;
+    f.kind = "ppl";
+    const auto runs = store_->list_runs(f);
+    QCOMPARE(v->table()->rowCount(), static_cast<int>(runs.size()));
+    QCOMPARE(v->pplPlot()->curveY(0).size(), static_cast<qsizetype>(runs.size()));
+    const RunRecord fp = firstRun(*store_, "ppl", "fp16");
+    QVERIFY(v->pplPlot()->curveY(0).contains(fp.metrics["ppl"].get<double>()));
+    QVERIFY(v->memoryPlot()->curveCount() >= 2);
+    // fp16 at 64 tokens: 5 layers * 2 (K, V) * 32 channels * 2 bytes * 64 tokens.
+    QCOMPARE(v->memoryPlot()->curveY(0)[0] * 1024 * 1024, 5.0 * 2 * 32 * 2 * 64);
+    v->findChild<QLineEdit*>("configEdit")->setText("k3-v3-g16-sink4-fp8");
+    v->findChild<QSpinBox*>("ctxLen")->setValue(128);
+    v->findChild<QSpinBox*>("maxChunks")->setValue(2);
+    QSignalSpy added(v, &ComparisonView::runAdded);
+    QVERIFY(v->evaluate());
+    QVERIFY(window_->jobStatus()->cancelEnabled());
+    QVERIFY(added.wait(300000));
+    QCOMPARE(v->table()->rowCount(), static_cast<int>(runs.size()) + 1);
+    const auto stored = store_->get_run(added.first().first().toLongLong());
+    QVERIFY(stored.has_value());
+    QCOMPARE(stored->config, std::string("k3-v3-g16-sink4-fp8"));
+    QVERIFY(stored->metrics["ppl"].get<double>() > 1.0);
+    QVERIFY(window_->jobStatus()->text().contains("done"));
+  }
+
+  void badConfigurationReportsError() {
+    ComparisonView* v = window_->comparisonView();
+    v->findChild<QLineEdit*>("configEdit")->setText("k9-v2-g16");
+    QSignalSpy errors(v, &ComparisonView::errorOccurred);
+    QVERIFY(v->evaluate());
+    QVERIFY(errors.wait(60000));
+    QVERIFY2(errors.first().at(1).toString().contains("k9"), qPrintable(errors.first().at(1).toString()));
+  }
+
+  void badDatabaseNamesTheFile() {
+    const QString bogus = QDir::temp().filePath("skvq-gui-not-a-db.sqlite");
+    QFile f(bogus);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("this is not an SQLite database, just text. ................................................");
+    f.close();
+    MainWindow w;
+    w.setQuiet(true);
+    QVERIFY(!w.openDatabase(bogus));
+    QVERIFY2(w.lastError().contains(bogus), qPrintable(w.lastError()));
+  }
+};
+
+QTEST_MAIN(TestGuiViews)
+#include "test_gui_views.moc"
