@@ -75,7 +75,7 @@ struct CalibrationOptions {
 /// Runs the float model on N samples of L tokens drawn (with `seed`) from `tokens`, records
 /// per-channel min/max/absmax of k_proj (pre-RoPE) and v_proj outputs per layer, and clusters
 /// channels for each group size. Deterministic for a seed. Throws ConfigError if the text is
-/// shorter than L+1 tokens or a group size does not divide C.
+/// shorter than L tokens or a group size does not divide C.
 Calibration calibrate(const Model& model, const std::vector<int32_t>& tokens,
                       const CalibrationOptions& opt, ProgressFn progress = nullptr,
                       CancelFlag cancel = nullptr);

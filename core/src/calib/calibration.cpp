@@ -59,8 +59,8 @@ Calibration calibrate(const Model& model, const std::vector<int32_t>& tokens,
   const auto& mc = model.config();
   const int64_t C = mc.kv_channels(), L = opt.seq_len, N = opt.samples;
   if (N <= 0 || L <= 1) throw ConfigError("calibration needs samples >= 1 and seq_len >= 2");
-  if (static_cast<int64_t>(tokens.size()) < L + 1)
-    throw ConfigError("calibration text has " + std::to_string(tokens.size()) + " tokens, fewer than seq_len " + std::to_string(L) + " + 1");
+  if (static_cast<int64_t>(tokens.size()) < L)
+    throw ConfigError("calibration text has " + std::to_string(tokens.size()) + " tokens, fewer than seq_len " + std::to_string(L));
   if (opt.group_sizes.empty()) throw ConfigError("calibration needs at least one group size");
   for (int64_t g : opt.group_sizes)
     if (g <= 0 || C % g != 0)
