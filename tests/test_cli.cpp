@@ -1,0 +1,217 @@
+// The `skvq` command line on real data: bad input gives a clear error and a non-zero exit;
+// batch jobs store their runs, resume, and keep finished runs on Ctrl-C.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "skvq/common.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using skvq::read_file;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out;
+};
+
+std::string skvq_bin() { return skvq::test::built("app/skvq"); }
+
+Result run(const std::string& args) {
+  Result r;
+  const std::string cmd = "SKVQ_DATA_DIR='" + skvq::test::data_dir() + "' '" + skvq_bin() + "' " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+int count_runs(const std::string& db) {
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(h);
+    return -1;
+  }
+  sqlite3_busy_timeout(h, 2000);
+  sqlite3_stmt* st = nullptr;
+  int n = -1;
+  if (sqlite3_prepare_v2(h, "SELECT count(*) FROM runs WHERE status = 'done'", -1, &st, nullptr) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return n;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(skvq_bin())) GTEST_SKIP() << "skvq not built at " << skvq_bin();
+    dir_ = skvq::test::temp_dir("cli");
+    model_ = skvq::test::stories_model();
+    text_ = skvq::test::data("text/tinystories/tinystories_val.txt");
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+  std::string db() const { return "--db '" + dir_ + "/runs.sqlite'"; }
+  std::string dir_, model_, text_;
+};
+
+}  // namespace
+
+TEST_F(Cli, GenerateGreedyPrintsTheReferenceStory) {
+  auto r = run(db() + " generate --model '" + model_ + "' --prompt 'Once upon a time' --max-new-tokens 40 --temperature 0");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("Once upon a time, there was a little girl named Lily. She loved to play outside in the park.", 0), 0u) << r.out;
+}
+
+TEST_F(Cli, PplJsonHasOneObjectPerConfiguration) {
+  auto r = run(db() + " ppl --model '" + model_ + "' --text '" + text_ + "' --ctx-len 256 --max-chunks 6 --quant k8-v8-g8 k2-v2-g8-rtn --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  ASSERT_EQ(j["configs"].size(), 3u);  // fp16 first, then the two asked for
+  EXPECT_EQ(j["configs"][0]["config"], "fp16");
+  EXPECT_EQ(j["configs"][2]["config"], "k2-v2-g8-rtn");
+  const double fp = j["configs"][0]["ppl"], k8 = j["configs"][1]["ppl"], k2 = j["configs"][2]["ppl"];
+  EXPECT_LT(std::abs(k8 / fp - 1), 0.01);
+  EXPECT_GT(k2, k8);
+  EXPECT_DOUBLE_EQ(j["configs"][1]["bits_k"].get<double>(), 8 + 32.0 / 8);
+  EXPECT_DOUBLE_EQ(j["configs"][2]["kv_bytes_per_token"].get<double>(), 2 * 5 * 32 * (2 + 32.0 / 8) / 8);
+  EXPECT_DOUBLE_EQ(j["configs"][0]["kv_bytes_per_token"].get<double>(), 2 * 5 * 32 * 2);
+  EXPECT_EQ(j["configs"][0]["tokens"], 6 * 255);
+}
+
+TEST_F(Cli, MalformedConfigurationsFailBeforeRunning) {
+  struct Case {
+    const char* quant;
+    const char* message;
+  };
+  for (const Case& c : {Case{"k9-v2-g8", "k9: bits must be one of"}, Case{"k2-v2-g0", "g0: group size must be positive"},
+                        Case{"k2-v2-g128", "group size 128 does not fit the 32 K/V channels"},
+                        Case{"k2-v2-g8-fast", "fast: unknown option"},
+                        Case{"k2-v2-g8-reorder", "needs a calibration file"}}) {
+    auto r = run(db() + " ppl --model '" + model_ + "' --text '" + text_ + "' --max-chunks 1 --quant " + c.quant);
+    EXPECT_EQ(r.code, 1) << c.quant << ": " << r.out;
+    EXPECT_NE(r.out.find(c.message), std::string::npos) << c.quant << ": " << r.out;
+    EXPECT_EQ(r.out.find("PPL"), std::string::npos) << "ran although the configuration is bad";
+  }
+}
+
+TEST_F(Cli, BadModelFilesNameTheFileAndTheProblem) {
+  const std::string bytes = read_file(model_);
+  std::ofstream(dir_ + "/truncated.bin", std::ios::binary) << bytes.substr(0, 5000);
+  auto r = run("info --model '" + dir_ + "/truncated.bin'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(dir_ + "/truncated.bin: truncated llama2.c checkpoint"), std::string::npos) << r.out;
+  r = run("info --model '" + dir_ + "/nothing.bin'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("nothing.bin: no such model"), std::string::npos) << r.out;
+
+  // A Hugging Face directory whose safetensors header claims more bytes than the file has.
+  fs::create_directories(dir_ + "/hf");
+  std::ofstream(dir_ + "/hf/config.json") << R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 172,
+    "num_hidden_layers": 5, "num_attention_heads": 8, "num_key_value_heads": 4, "vocab_size": 512, "max_position_embeddings": 512, "rms_norm_eps": 1e-5})";
+  {
+    std::ofstream f(dir_ + "/hf/model.safetensors", std::ios::binary);
+    const uint64_t n = 1 << 20;
+    f.write(reinterpret_cast<const char*>(&n), 8);
+    f << "{}";
+  }
+  r = run("info --model '" + dir_ + "/hf'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("model.safetensors"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("header"), std::string::npos) << r.out;
+  // A config.json without hidden_size.
+  std::ofstream(dir_ + "/hf/config.json") << R"({"architectures": ["LlamaForCausalLM"], "num_hidden_layers": 5})";
+  r = run("info --model '" + dir_ + "/hf'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("config.json"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("hidden_size"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, CalibrationOfAnotherModelIsRejected) {
+  const std::string cal = dir_ + "/cal.json";
+  auto r = run(db() + " calibrate --model '" + model_ + "' --text '" + text_ + "' --max-bytes 60000 --samples 4 --seq-len 128 --group-sizes 8,16 --out '" + cal + "'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(read_file(cal));
+  EXPECT_EQ(j["model"]["sha256"], "b0a507e7ad0f626624f17112325e66691f9076d622e1d3274d103d00299f2696");
+  j["model"]["weights_fingerprint"] = "0000";  // as if made for other weights of the same shape
+  std::ofstream(dir_ + "/other.json") << j.dump();
+  r = run(db() + " ppl --model '" + model_ + "' --text '" + text_ + "' --max-chunks 1 --calib '" + dir_ + "/other.json' --quant k2-v2-g8-reorder");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("other.json: calibration made for another model"), std::string::npos) << r.out;
+  r = run(db() + " ppl --model '" + model_ + "' --text '" + text_ + "' --max-chunks 1 --calib '" + cal + "' --quant k2-v2-g32-reorder");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("no channel clusters for group size 32"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, UnwritableDatabaseIsAClearError) {
+  auto r = run("--db /proc/skvq-test.sqlite ppl --model '" + model_ + "' --text '" + text_ + "' --max-chunks 1");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("/proc/skvq-test.sqlite"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, BatchStoresResumesAndKeepsFinishedRunsOnCtrlC) {
+  nlohmann::json job = {{"model", "models/stories260K/stories260K.bin"},
+                        {"calibration", {{"file", dir_ + "/cal.json"}, {"text", "text/wikitext2/wiki.test.raw"}, {"max_bytes", 100000},
+                                         {"samples", 4}, {"seq_len", 256}, {"group_sizes", {8}}}},
+                        {"ppl", {{"text", "text/tinystories/tinystories_val.txt"}, {"ctx_len", 256}, {"max_chunks", 8}}},
+                        {"configs", {"fp16", "k2-v2-g8-reorder-clip-sink5-fp8", "k2-v2-g8-rtn"}}};
+  std::ofstream(dir_ + "/job.json") << job.dump(2);
+  auto r = run(db() + " batch '" + dir_ + "/job.json'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(dir_ + "/cal.json"));
+  EXPECT_NE(r.out.find("k2-v2-g8-reorder-clip-sink5-fp8"), std::string::npos);
+  EXPECT_NE(r.out.find("fp16 (unquantized)"), std::string::npos);
+  EXPECT_EQ(count_runs(dir_ + "/runs.sqlite"), 3);
+  r = run(db() + " batch '" + dir_ + "/job.json'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("stored as run 3, skipped"), std::string::npos) << r.out;
+  EXPECT_EQ(count_runs(dir_ + "/runs.sqlite"), 3);
+
+  // A longer job interrupted after its first run: exit 130, the finished run stays.
+  job["ppl"]["max_chunks"] = 200;
+  job["configs"] = {"fp16", "k4-v4-g8-rtn", "k3-v3-g8-rtn", "k2-v2-g16-rtn"};
+  std::ofstream(dir_ + "/long.json") << job.dump(2);
+  const std::string db2 = dir_ + "/long.sqlite";
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("SKVQ_DATA_DIR", skvq::test::data_dir().c_str(), 1);
+    execl(skvq_bin().c_str(), "skvq", "--threads", "1", "--db", db2.c_str(), "batch", (dir_ + "/long.json").c_str(), nullptr);
+    _exit(127);
+  }
+  int done = 0;
+  for (int i = 0; i < 600 && done < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (fs::exists(db2)) done = count_runs(db2);
+  }
+  ASSERT_GE(done, 1) << "no run finished in 120 s";
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  const int stored = count_runs(db2);
+  if (stored < 4) {
+    EXPECT_EQ(WEXITSTATUS(status), 130);
+  }
+  EXPECT_GE(stored, 1);
+  auto list = run("--db '" + db2 + "' runs list");
+  EXPECT_EQ(list.code, 0) << list.out;
+  EXPECT_NE(list.out.find("fp16"), std::string::npos) << list.out;
+}
