@@ -144,3 +144,22 @@ TEST(Llama2c, FusedCpuAttentionEqualsTheMatmulPath) {
   EXPECT_TRUE(at::allclose(fused, matmul, 1e-4, 1e-4)) << (fused - matmul).abs().max().item<float>();
   EXPECT_TRUE(at::allclose(obs.rows_sum, at::ones_like(obs.rows_sum), 1e-5, 1e-5));
 }
+
+TEST(HuggingFacePath, ConvertedDirectoryGivesTheSameTextAndPerplexity) {
+  const std::string dir = test::temp_dir("hf-stories");
+  save_hf_model(load_llama2c(test::stories_model()), dir);
+  convert_llama2c_tokenizer(test::stories_tokenizer(), 512, dir);
+  ASSERT_TRUE(std::filesystem::exists(dir + "/model.safetensors"));
+  ASSERT_TRUE(std::filesystem::exists(dir + "/tokenizer.json"));
+  LoadedModel lm = load_model_for_eval(dir);  // tokenizer.json found in the directory
+  EXPECT_EQ(lm.model->config().num_key_value_heads, 4);
+  const std::string text = greedy_text(lm, QuantConfig{}, 200);
+  EXPECT_EQ(text.substr(0, kReference.size()), kReference);
+  const auto tokens = tokenize_text_file(*lm.tokenizer, test::data("text/tinystories/tinystories_val.txt"));
+  PerplexityOptions opt;
+  opt.ctx_len = 512;
+  auto r = evaluate_perplexity(*lm.model, tokens, QuantConfig{}, {}, opt);
+  EXPECT_EQ(r.chunks, 767);
+  EXPECT_NEAR(r.ppl, 5.0482, 0.005);
+  std::filesystem::remove_all(dir);
+}
