@@ -1,11 +1,13 @@
 // skvq bench: decode attention time per token vs context length at Llama-2-7B shapes (one layer,
 // 32 heads x 128), float32 and float16 storage vs the 2-bit packed cache (g128, fp8), and
-// quantize-and-pack throughput vs a plain memory copy.
+// quantize-and-pack throughput vs a plain memory copy. With a CUDA device (and a CUDA build) it
+// also times the fused packed CUDA kernel against LibTorch float16 attention on the GPU.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -35,6 +37,18 @@ double median_seconds(int reps, F&& f) {
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+// Mean seconds of one call of f on the GPU: `reps` launches back to back, then a copy of the
+// last result to the host (which waits for the stream). One warm-up call first.
+template <typename F>
+double gpu_seconds(int reps, F&& f) {
+  f().cpu();
+  const double t0 = now_seconds();
+  at::Tensor last;
+  for (int i = 0; i < reps; ++i) last = f();
+  last.cpu();
+  return (now_seconds() - t0) / reps;
 }
 
 ModelConfig llama7b_layer() {
@@ -71,7 +85,8 @@ void run_bench(const BenchOptions& o) {
   out["threads"] = at::get_num_threads();
   std::string why;
   out["cuda"] = packed_cuda_available(&why);
-  if (!out["cuda"].get<bool>()) out["cuda_reason"] = why;
+  const bool cuda = out["cuda"].get<bool>();
+  if (!cuda) out["cuda_reason"] = why;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
   auto q = at::randn({1, H, D}, gen);
 
@@ -120,6 +135,30 @@ void run_bench(const BenchOptions& o) {
     vh = at::Tensor();
     const double tpk = median_seconds(o.reps, [&] { cache.decode_attention(0, q); });
     const double f32_bytes = 2.0 * N * C * 4, pk_bytes = static_cast<double>(cache.packed_bytes());
+    // GPU: fused packed kernel (same bytes, packed on the device) vs LibTorch float16 attention
+    // over a [H, N, D] cache (matmul, softmax, matmul).
+    double tcu_pk = 0, tcu_16 = 0;
+    if (cuda) {
+      const auto dev = at::Device(at::kCUDA, 0);
+      auto gk = at::randn({N, C}, gen).to(dev), gv = at::randn({N, C}, gen).to(dev);
+      auto kp = pack_tokens_cuda(gk, cache.key_format(0)).unsqueeze(0);
+      auto vp = pack_tokens_cuda(gv, cache.value_format(0)).unsqueeze(0);
+      auto qg = q.to(dev);
+      tcu_pk = gpu_seconds(o.reps * 20, [&] {
+        return decode_attention_packed_cuda(qg, kp, vp, at::Tensor(), at::Tensor(), cache.key_format(0),
+                                            cache.value_format(0), m.num_key_value_heads);
+      });
+      auto k16 = gk.view({N, H, D}).permute({1, 0, 2}).contiguous().to(at::kHalf);  // [H, N, D]
+      auto v16 = gv.view({N, H, D}).permute({1, 0, 2}).contiguous().to(at::kHalf);
+      gk = at::Tensor();
+      gv = at::Tensor();
+      auto q16 = qg[0].unsqueeze(1).to(at::kHalf);  // [H, 1, D]
+      const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+      tcu_16 = gpu_seconds(o.reps * 20, [&] {
+        auto p = at::softmax(at::matmul(q16, k16.transpose(1, 2)).mul_(scale), -1);
+        return at::matmul(p, v16);
+      });
+    }
     nlohmann::json row = {{"ctx", N},
                           {"float32_ms", t32 * 1e3},
                           {"float16_ms", t16 * 1e3},
@@ -128,14 +167,22 @@ void run_bench(const BenchOptions& o) {
                           {"packed_bytes", pk_bytes},
                           {"speedup_vs_float32", t32 / tpk},
                           {"speedup_vs_float16", t16 / tpk}};
+    if (cuda)
+      row["cuda"] = {{"packed_ms", tcu_pk * 1e3},
+                     {"float16_ms", tcu_16 * 1e3},
+                     {"speedup_vs_float16", tcu_16 / tcu_pk}};
     out["decode"].push_back(row);
-    if (!o.json)
+    if (!o.json) {
       std::printf("%8lld %14.3f %14.3f %14.3f %12.1f %12.1f %9.2fx\n", static_cast<long long>(N), t32 * 1e3,
                   t16 * 1e3, tpk * 1e3, f32_bytes / 1e6, pk_bytes / 1e6, t32 / tpk);
+      if (cuda)
+        std::printf("%8s CUDA: fused packed %.3f ms, LibTorch float16 %.3f ms (%.2fx)\n", "", tcu_pk * 1e3,
+                    tcu_16 * 1e3, tcu_16 / tcu_pk);
+    }
     std::fflush(stdout);
   }
   if (o.json) std::printf("%s\n", out.dump(2).c_str());
-  else if (!out["cuda"].get<bool>())
+  else if (!cuda)
     std::printf("\nCUDA: not timed (%s)\n", why.c_str());
 }
 

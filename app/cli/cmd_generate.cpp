@@ -5,10 +5,12 @@
 
 #include "commands.h"
 #include "progress.h"
+#include "skvq/cache_factory.h"
 #include "skvq/calibration.h"
 #include "skvq/error.h"
 #include "skvq/generate.h"
 #include "skvq/kv_cache.h"
+#include "skvq/packed_cache.h"
 #include "skvq/session.h"
 
 namespace skvq::cli {
@@ -19,7 +21,7 @@ void add_generate_command(CLI::App& app) {
     int64_t max_new = 256;
     float temperature = 0.0f, top_p = 1.0f;
     uint64_t seed = 42;
-    bool full_prefill = true, stats = false;
+    bool full_prefill = true, stats = false, fake_quant = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("generate", "generate text (greedy with --temperature 0)");
@@ -34,6 +36,9 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--calib", o->calib, "calibration file (for reorder/smooth)");
   cmd->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
   cmd->add_flag("--stats", o->stats, "print timing and KV-cache bytes on stderr");
+  cmd->add_flag("--fake-quant", o->fake_quant,
+                "use the fake-quantization cache (float32 storage) even where the packed cache "
+                "supports the configuration (SKVQ/RTN on the CPU)");
   cmd->callback([o] {
     auto cancel = install_cancel_handler();
     LoadedModel lm = load_model_for_eval(o->model, o->tokenizer, o->device);
@@ -45,7 +50,12 @@ void add_generate_command(CLI::App& app) {
       cal = std::make_unique<Calibration>(Calibration::load(o->calib));
       cal->check_model(model.weights(), o->calib);
     }
-    FakeQuantKVCache cache(model.config(), qc, KVLayouts::build(qc, model.config(), cal.get()), 1, o->full_prefill);
+    // Packed low-bit storage by default where supported (SKVQ/RTN; the packed cache lives in CPU
+    // memory, so only with the model on the CPU); KIVI, fp16 and --fake-quant use fake quantization.
+    const bool packed = !o->fake_quant && model.device().is_cpu() && packed_cache_supported(qc);
+    auto cache_ptr = make_kv_cache(model.config(), qc, KVLayouts::build(qc, model.config(), cal.get()), 1,
+                                   o->full_prefill, packed);
+    KVCache& cache = *cache_ptr;
     SamplingParams sp;
     sp.max_new_tokens = o->max_new;
     sp.temperature = o->temperature;
@@ -57,12 +67,22 @@ void add_generate_command(CLI::App& app) {
     std::cout << prompt_text << std::flush;
     auto r = generate_tokens(model, *lm.tokenizer, prompt_tokens, sp, cache,
                              [](const std::string& piece) { std::cout << piece << std::flush; }, cancel);
-    std::cout << "\n";
+    std::cout << std::endl;
     if (o->stats) {
       const double n = static_cast<double>(r.tokens.size());
-      std::fprintf(stderr, "prompt %zu tokens, generated %zu tokens, prefill %.3f s, decode %.1f tokens/s, KV cache %lld bytes (%s)\n",
+      std::fprintf(stderr, "prompt %zu tokens, generated %zu tokens, prefill %.3f s, decode %.1f tokens/s, KV cache %lld bytes (%s, %s)\n",
                    r.prompt_tokens.size(), r.tokens.size(), r.prefill_seconds, n / std::max(r.decode_seconds, 1e-9),
-                   static_cast<long long>(cache.stored_bytes()), qc.to_string().c_str());
+                   static_cast<long long>(cache.stored_bytes()), qc.to_string().c_str(),
+                   packed ? "packed" : "fake-quant accounting");
+      if (const auto* pc = dynamic_cast<const PackedKVCache*>(&cache)) {
+        // Measured: the bytes the packed blocks hold for the tokens in the cache (codes +
+        // scale/zero), the full-precision sink/window tokens counted at float16 as memory.h does,
+        // and what is really allocated (float32 sink/window buffers, whole blocks).
+        std::fprintf(stderr, "KV cache measured: %lld tokens, %lld packed bytes + %lld sink/window bytes (float16) = %lld bytes; allocated %lld bytes\n",
+                     static_cast<long long>(pc->length()), static_cast<long long>(pc->packed_bytes()),
+                     static_cast<long long>(pc->accounted_bytes() - pc->packed_bytes()),
+                     static_cast<long long>(pc->accounted_bytes()), static_cast<long long>(pc->allocated_bytes()));
+      }
     }
   });
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "skvq/calibration.h"
+#include "skvq/error.h"
 #include "skvq/model_config.h"
 #include "skvq/quant_config.h"
 
@@ -36,6 +37,25 @@ class KVCache {
   virtual void clear() = 0;
   /// Bytes the cache's stored K/V would occupy in its storage format (see memory.h accounting).
   virtual int64_t stored_bytes() const = 0;
+
+  /// True when the cache computes one-token decode attention itself (append_tokens +
+  /// decode_attention) without handing back a dequantized copy of everything it holds. The
+  /// forward pass then uses that path for T_new == 1. Default: false.
+  virtual bool has_decode_attention() const { return false; }
+  /// Appends like append() (same shapes: [B, T_new, C] float, positions from length(layer))
+  /// but returns nothing. Only for caches with has_decode_attention(); the default throws Error.
+  virtual void append_tokens(int64_t /*layer*/, const at::Tensor& /*k_pre_rope*/,
+                             const at::Tensor& /*k_post_rope*/, const at::Tensor& /*v*/) {
+    throw Error("KVCache::append_tokens: this cache has no decode-attention path");
+  }
+  /// Attention of one query token per sequence over every cached token of `layer` (the token
+  /// of this step already appended): q_after_rope [B, num_attention_heads, head_dim] float
+  /// (RoPE applied) -> softmax(q.k / sqrt(head_dim)) v, [B, num_attention_heads, head_dim]
+  /// float32 on the CPU; grouped-query heads share KV head h / (H / KVH). Only for caches with
+  /// has_decode_attention(); the default throws Error.
+  virtual at::Tensor decode_attention(int64_t /*layer*/, const at::Tensor& /*q_after_rope*/) const {
+    throw Error("KVCache::decode_attention: this cache has no decode-attention path");
+  }
 };
 
 /// Fake-quantization cache: keeps float32 K/V, replacing each token's values by their

@@ -120,8 +120,10 @@ struct NeedleRunSummary {
 /// status "running", then "done" with the metrics). The unquantized reference runs first
 /// (added when `configs` has none, and stored as its own run) so that each quantized cell gets
 /// its agreement score. A run with the same identity (model, calibration, config, haystack
-/// sha256, params) is resumed: stored cells are skipped. Each answer is greedy with a
-/// FakeQuantKVCache(full_prefill = true) from KVLayouts::build(config, model, calib).
+/// sha256, params) is resumed: stored cells are skipped. Each answer is greedy with
+/// make_kv_cache(..., full_prefill = true, packed = model on the CPU) from
+/// KVLayouts::build(config, model, calib): the packed cache for SKVQ/RTN (same attention inputs
+/// as fake quantization), the fake-quant cache for KIVI and the unquantized reference.
 /// Prompts longer than the model's max_position_embeddings are run anyway with a warning on
 /// stderr (set ModelConfig::rope_scaling_factor before building the Model for linear RoPE
 /// scaling). `calibration_id` is recorded for configurations that need the calibration.

@@ -34,7 +34,9 @@ class PackedKVCache : public KVCache {
   /// Appends like append() but returns nothing (no dequantized copy of the cache): the path to
   /// use with decode_attention. Same shapes and errors as append().
   void append_tokens(int64_t layer, const at::Tensor& k_pre_rope, const at::Tensor& k_post_rope,
-                     const at::Tensor& v);
+                     const at::Tensor& v) override;
+  /// True: decode steps can use append_tokens + decode_attention.
+  bool has_decode_attention() const override { return true; }
   int64_t length(int64_t layer) const override;
   int64_t length() const override;
   void clear() override;
@@ -47,7 +49,9 @@ class PackedKVCache : public KVCache {
   /// Bytes used by packed middle tokens: tokens * token_bytes, all layers, K and V.
   int64_t packed_bytes() const;
   /// The memory accounting: sink + window tokens at float16 (2 bytes per element, K and V) plus
-  /// packed_bytes(). Equals kv_cache_bytes(model, config, length) up to byte rounding of codes.
+  /// packed_bytes(), except that a raw (16-bit, unquantized) middle tensor counts 2 bytes per
+  /// element as memory.h does. Equals kv_cache_bytes(model, config, length) * batch up to the
+  /// byte rounding of each token's codes (ternary: ceil(C / 5) bytes vs 1.6 bits per code).
   int64_t accounted_bytes() const;
 
   /// Tokens of `layer` in the middle (packed) region.
@@ -59,10 +63,15 @@ class PackedKVCache : public KVCache {
   /// Attention of one query token per sequence over every cached token of `layer`:
   /// q [B, H, head_dim] float32 (after RoPE, H = num_attention_heads, grouped-query heads
   /// share KV head h / (H / KVH)) -> softmax(q.k / sqrt(head_dim)) v, [B, H, head_dim] float32.
-  /// Middle tokens are dequantized on the fly group by group (never materialized); AVX2+FMA
-  /// when the CPU has it, threads across (b, h) with at::parallel_for. Throws Error when the
-  /// layer is empty or q has the wrong shape.
-  at::Tensor decode_attention(int64_t layer, const at::Tensor& q) const;
+  /// Middle tokens are dequantized on the fly group by group (never materialized); with
+  /// full_prefill and window 0 the token of the last one-token append_tokens call is read
+  /// exactly, as append() would return it. The work is split along the sequence (per sequence:
+  /// one item for the sink + window tokens, one per 256 middle tokens; threads over the items
+  /// with at::parallel_for); an item reads each packed token once for all heads and leaves
+  /// per-head partial softmax sums that a log-sum-exp combine merges (as the CUDA kernel).
+  /// AVX-512 or AVX2+FMA 2-bit kernels when the CPU has them. Throws Error when the layer is
+  /// empty or q has the wrong shape.
+  at::Tensor decode_attention(int64_t layer, const at::Tensor& q) const override;
 
   const PackedFormat& key_format(int64_t layer) const { return kfmt_[layer]; }
   const PackedFormat& value_format(int64_t layer) const { return vfmt_[layer]; }
@@ -73,6 +82,10 @@ class PackedKVCache : public KVCache {
     std::vector<float> sink_k, sink_v;           // [n_sink, C] (keys after RoPE)
     std::vector<float> win_k, win_kpre, win_v;   // ring [W, C]; slot = position % W
     std::unique_ptr<TokenBlockStore> mid_k, mid_v;
+    // full_prefill with window 0: exact K (after RoPE) and V of the last token appended by a
+    // one-token call, which decode_attention reads instead of its packed copy.
+    std::vector<float> last_k, last_v;  // [C]
+    int64_t last_pos = -1;
   };
   struct Layer {
     std::vector<Seq> seqs;  // [B]

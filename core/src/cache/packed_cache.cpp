@@ -217,6 +217,16 @@ void PackedKVCache::append_tokens(int64_t layer, const at::Tensor& k_pre_rope,
     }
   });
   L.length = L0 + Tn;
+  if (full_prefill_ && W == 0) {
+    // A decode step's token must be read exactly by the attention of the same step.
+    for (int64_t b = 0; b < batch_; ++b) {
+      Seq& s = L.seqs[b];
+      s.last_pos = Tn == 1 ? L0 : -1;
+      if (Tn != 1) continue;
+      s.last_k.assign(kpost.data_ptr<float>() + b * C_, kpost.data_ptr<float>() + (b + 1) * C_);
+      s.last_v.assign(vv.data_ptr<float>() + b * C_, vv.data_ptr<float>() + (b + 1) * C_);
+    }
+  }
 }
 
 void PackedKVCache::token_kv(int64_t layer, const Seq& s, int64_t pos, float* k, float* v) const {
@@ -275,10 +285,15 @@ int64_t PackedKVCache::packed_bytes() const {
 }
 
 int64_t PackedKVCache::accounted_bytes() const {
-  int64_t total = packed_bytes();
+  int64_t total = 0;
   for (int64_t l = 0; l < static_cast<int64_t>(layers_.size()); ++l) {
     const int64_t full = layers_[l].length - packed_tokens(l);
-    total += batch_ * full * C_ * 2 * 2;  // K and V at float16
+    total += batch_ * full * C_ * 2 * 2;  // sink + window, K and V at float16
+    for (const auto& s : layers_[l].seqs) {
+      // Packed bytes as stored; a raw (unquantized) middle tensor at float16 like memory.h.
+      total += kfmt_[l].raw() ? s.mid_k->size() * C_ * 2 : s.mid_k->used_bytes();
+      total += vfmt_[l].raw() ? s.mid_v->size() * C_ * 2 : s.mid_v->used_bytes();
+    }
   }
   return total;
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "skvq/cache_factory.h"
 #include "skvq/calibration.h"
 #include "skvq/error.h"
 #include "skvq/generate.h"
@@ -322,7 +323,11 @@ std::vector<NeedleRunSummary> run_needle(const Model& model, const Tokenizer& to
         if (stored.count(cell.key)) {
           ++sum.cells_skipped;
         } else {
-          FakeQuantKVCache cache(mc, cfg, layouts[ci], 1, /*full_prefill=*/true);
+          // Packed storage where supported (SKVQ/RTN, model on the CPU): the same attention inputs
+          // as fake quantization, decode steps attend over the packed bytes.
+          auto cache_ptr = make_kv_cache(mc, cfg, layouts[ci], 1, /*full_prefill=*/true,
+                                         /*packed=*/model.device().is_cpu());
+          KVCache& cache = *cache_ptr;
           SamplingParams sp;
           sp.max_new_tokens = opt.max_new_tokens;
           sp.temperature = 0.0f;

@@ -58,36 +58,42 @@ at::Tensor Model::forward(const at::Tensor& tokens, KVCache* cache, ForwardObser
     auto k_post = rope_.apply_flat(k_pre, pos0, KVH);
     if (observer) observer->on_kv(li, k_pre, v);
 
-    at::Tensor K = k_post, V = v;
-    if (cache) std::tie(K, V) = cache->append(li, k_pre, k_post, v, rope_);
-    const int64_t Tk = K.size(1);
-
     at::Tensor out;
-    const bool fused = K.device().is_cpu() && K.scalar_type() == at::kFloat &&
-                       !(observer && observer->wants_attention());
-    if (fused) {
-      // CPU float32: fused causal attention, no score matrix in memory.
-      auto qc = q.contiguous(), Kc = K.contiguous(), Vc = V.contiguous();
-      out = at::empty({B, T, H * hd}, qc.options());
-      causal_attention_cpu(qc.data_ptr<float>(), Kc.data_ptr<float>(), Vc.data_ptr<float>(), out.data_ptr<float>(), B,
-                           T, Tk, H, KVH, hd, pos0, static_cast<float>(scale));
+    if (T == 1 && cache && cache->has_decode_attention() && !(observer && observer->wants_attention())) {
+      // Decode step on a cache with its own attention (packed storage): append the token and
+      // attend over the cache in place, without a dequantized copy of it.
+      cache->append_tokens(li, k_pre, k_post, v);
+      out = cache->decode_attention(li, q.view({B, H, hd})).to(q.device(), q.scalar_type()).view({B, T, H * hd});
     } else {
-      // Grouped-query attention without repeating K/V: queries of the G heads that share a KV head
-      // are stacked along the row axis. Head index = kv * G + g, as HF repeat_kv.
-      auto qg = q.view({B, T, KVH, G, hd}).permute({0, 2, 3, 1, 4}).reshape({B, KVH, G * T, hd});
-      auto Kh = K.view({B, Tk, KVH, hd}).permute({0, 2, 3, 1});  // [B, KV, hd, Tk]
-      auto Vh = V.view({B, Tk, KVH, hd}).permute({0, 2, 1, 3});  // [B, KV, Tk, hd]
-      auto scores = at::matmul(qg, Kh).mul_(scale).to(at::kFloat).view({B, KVH, G, T, Tk});
-      if (T > 1 || Tk > pos0 + T) {
-        // query t (position pos0 + t) sees keys j <= pos0 + t
-        auto qpos = at::arange(pos0, pos0 + T, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(1);
-        auto kpos = at::arange(0, Tk, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(0);
-        scores.masked_fill_(kpos > qpos, -std::numeric_limits<float>::infinity());
+      at::Tensor K = k_post, V = v;
+      if (cache) std::tie(K, V) = cache->append(li, k_pre, k_post, v, rope_);
+      const int64_t Tk = K.size(1);
+      const bool fused = K.device().is_cpu() && K.scalar_type() == at::kFloat &&
+                         !(observer && observer->wants_attention());
+      if (fused) {
+        // CPU float32: fused causal attention, no score matrix in memory.
+        auto qc = q.contiguous(), Kc = K.contiguous(), Vc = V.contiguous();
+        out = at::empty({B, T, H * hd}, qc.options());
+        causal_attention_cpu(qc.data_ptr<float>(), Kc.data_ptr<float>(), Vc.data_ptr<float>(), out.data_ptr<float>(), B,
+                             T, Tk, H, KVH, hd, pos0, static_cast<float>(scale));
+      } else {
+        // Grouped-query attention without repeating K/V: queries of the G heads that share a KV head
+        // are stacked along the row axis. Head index = kv * G + g, as HF repeat_kv.
+        auto qg = q.view({B, T, KVH, G, hd}).permute({0, 2, 3, 1, 4}).reshape({B, KVH, G * T, hd});
+        auto Kh = K.view({B, Tk, KVH, hd}).permute({0, 2, 3, 1});  // [B, KV, hd, Tk]
+        auto Vh = V.view({B, Tk, KVH, hd}).permute({0, 2, 1, 3});  // [B, KV, Tk, hd]
+        auto scores = at::matmul(qg, Kh).mul_(scale).to(at::kFloat).view({B, KVH, G, T, Tk});
+        if (T > 1 || Tk > pos0 + T) {
+          // query t (position pos0 + t) sees keys j <= pos0 + t
+          auto qpos = at::arange(pos0, pos0 + T, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(1);
+          auto kpos = at::arange(0, Tk, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(0);
+          scores.masked_fill_(kpos > qpos, -std::numeric_limits<float>::infinity());
+        }
+        auto probs = at::softmax(scores, -1);
+        if (observer && observer->wants_attention()) observer->on_attention(li, probs.reshape({B, H, T, Tk}));
+        out = at::matmul(probs.to(V.scalar_type()).view({B, KVH, G * T, Tk}), Vh);  // [B, KV, G*T, hd]
+        out = out.view({B, KVH, G, T, hd}).permute({0, 3, 1, 2, 4}).reshape({B, T, H * hd});
       }
-      auto probs = at::softmax(scores, -1);
-      if (observer && observer->wants_attention()) observer->on_attention(li, probs.reshape({B, H, T, Tk}));
-      out = at::matmul(probs.to(V.scalar_type()).view({B, KVH, G * T, Tk}), Vh);  // [B, KV, G*T, hd]
-      out = out.view({B, KVH, G, T, hd}).permute({0, 3, 1, 2, 4}).reshape({B, T, H * hd});
     }
     if (observer) observer->on_attention_output(li, out);
     x = x + at::linear(out, l.o_proj);
