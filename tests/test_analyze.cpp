@@ -12,6 +12,7 @@
 #include "skvq/run_store.h"
 #include "skvq/tokenizer.h"
 #include "skvq/weights.h"
+#include "skvq/session.h"
 #include "test_util.h"
 
 using namespace skvq;
@@ -84,7 +85,7 @@ TEST(Analyze, TwoHundredTokensOfTinyStories) {
   tokens.resize(200);
   const std::string dir = test::temp_dir("analyze");
   RunStore store(dir + "/runs.sqlite");
-  const int64_t model_id = register_eval_model(store, w);
+  const int64_t model_id = register_model(store, w);
   Model model(std::move(w));
   AnalyzeOptions opt;
   opt.sinks = {1, 5};

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "skvq/session.h"
 #include "progress.h"
 #include "skvq/analyze.h"
 #include "skvq/calibration.h"
@@ -56,13 +57,13 @@ void add_analyze_command(CLI::App& app) {
     ModelWeights w = load_model(o->model);
     auto tok = load_tokenizer_for(o->model, o->tokenizer, static_cast<int32_t>(w.config.vocab_size));
     RunStore store(globals().db);
-    const int64_t model_id = register_eval_model(store, w);
+    const int64_t model_id = register_model(store, w);
     std::optional<Calibration> calib;
     std::optional<int64_t> calib_id;
     if (!o->calib.empty()) {
       calib = Calibration::load(o->calib);
       calib->check_model(w, o->calib);
-      calib_id = register_eval_calibration(store, model_id, *calib, o->calib);
+      calib_id = register_calibration(store, model_id, *calib, o->calib);
     }
     const int64_t limit = o->max_tokens > 0 ? o->max_tokens : w.config.max_position_embeddings;
     // Enough bytes for `limit` tokens with room to spare; grown when the text is dense.

@@ -55,18 +55,7 @@ void add_calibrate_command(CLI::App& app) {
     cal.text_sha256 = sha256_hex(read_text(o->text, o->max_bytes));
     cal.save(o->out);
     RunStore store(globals().db);
-    const int64_t model_id = store.upsert_model(model_record(lm.model->weights()));
-    CalibrationRecord cr;
-    cr.model_id = model_id;
-    cr.path = o->out;
-    cr.sha256 = sha256_file(o->out);
-    cr.text_path = cal.text_path;
-    cr.text_sha256 = cal.text_sha256;
-    cr.samples = cal.samples;
-    cr.seq_len = cal.seq_len;
-    cr.seed = cal.seed;
-    cr.group_sizes = cal.group_sizes;
-    const int64_t id = store.upsert_calibration(cr);
+    const int64_t id = register_calibration(store, register_model(store, lm.model->weights()), cal, o->out);
     std::cout << "wrote " << o->out << " (" << cal.num_layers << " layers x " << cal.kv_channels
               << " K/V channels, group sizes " << o->group_sizes << "), calibration " << id << " in " << globals().db << "\n";
   });

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "skvq/session.h"
 #include "progress.h"
 #include "skvq/calibration.h"
 #include "skvq/error.h"
@@ -58,13 +59,13 @@ void add_longbench_command(CLI::App& app) {
     ModelWeights w = load_model(o->model);
     auto tok = load_tokenizer_for(o->model, o->tokenizer, static_cast<int32_t>(w.config.vocab_size));
     RunStore store(globals().db);
-    const int64_t model_id = register_eval_model(store, w);
+    const int64_t model_id = register_model(store, w);
     std::optional<Calibration> calib;
     std::optional<int64_t> calib_id;
     if (!o->calib.empty()) {
       calib = Calibration::load(o->calib);
       calib->check_model(w, o->calib);
-      calib_id = register_eval_calibration(store, model_id, *calib, o->calib);
+      calib_id = register_calibration(store, model_id, *calib, o->calib);
     }
     Model model(std::move(w));
     auto runs = run_longbench(model, *tok, configs, calib ? &*calib : nullptr, store, model_id, calib_id, samples,

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "skvq/session.h"
 #include "progress.h"
 #include "skvq/calibration.h"
 #include "skvq/error.h"
@@ -93,13 +94,13 @@ void add_needle_command(CLI::App& app) {
     w.config.rope_scaling_factor = o->rope_scaling;
     auto tok = load_tokenizer_for(o->model, o->tokenizer, static_cast<int32_t>(w.config.vocab_size));
     RunStore store(globals().db);
-    const int64_t model_id = register_eval_model(store, w);
+    const int64_t model_id = register_model(store, w);
     std::optional<Calibration> calib;
     std::optional<int64_t> calib_id;
     if (!o->calib.empty()) {
       calib = Calibration::load(o->calib);
       calib->check_model(w, o->calib);
-      calib_id = register_eval_calibration(store, model_id, *calib, o->calib);
+      calib_id = register_calibration(store, model_id, *calib, o->calib);
     }
     const ModelConfig mc = w.config;
     Model model(std::move(w));

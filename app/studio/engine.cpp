@@ -14,6 +14,7 @@
 #include "skvq/perplexity.h"
 #include "skvq/quant_config.h"
 #include "skvq/run_store.h"
+#include "skvq/session.h"
 #include "skvq/tokenizer.h"
 #include "skvq/weights.h"
 
@@ -21,38 +22,11 @@ namespace skvq::studio {
 
 namespace {
 
-nlohmann::json config_json(const ModelConfig& c) {
-  return {{"architectures", {c.architecture}},
-          {"hidden_size", c.hidden_size},
-          {"intermediate_size", c.intermediate_size},
-          {"num_hidden_layers", c.num_hidden_layers},
-          {"num_attention_heads", c.num_attention_heads},
-          {"num_key_value_heads", c.num_key_value_heads},
-          {"head_dim", c.head_dim},
-          {"vocab_size", c.vocab_size},
-          {"max_position_embeddings", c.max_position_embeddings},
-          {"rms_norm_eps", c.rms_norm_eps},
-          {"rope_theta", c.rope_theta},
-          {"tie_word_embeddings", c.tie_word_embeddings},
-          {"attention_bias", c.attention_bias},
-          {"bos_token_id", c.bos_token_id},
-          {"eos_token_id", c.eos_token_id}};
-}
-
-ModelRecord model_record(const ModelWeights& w) {
-  ModelRecord m;
-  m.name = w.name;
-  m.path = w.source_path;
-  m.sha256 = w.sha256;
-  m.config = config_json(w.config);
-  return m;
-}
-
 std::vector<int32_t> tokenize_text(const ModelWeights& w, const std::string& tokenizer_path,
                                    const std::string& text_path, int64_t max_bytes) {
   auto tok = load_tokenizer_for(w.source_path, tokenizer_path,
                                 static_cast<int32_t>(w.config.vocab_size));
-  return tok->encode(read_text(text_path, max_bytes), /*add_bos=*/true);
+  return tokenize_text_file(*tok, text_path, max_bytes);
 }
 
 
@@ -65,7 +39,7 @@ ModelInfo inspect_model(const std::string& path) {
   info.path = w.source_path;
   info.sha256 = w.sha256;
   info.description = w.config.describe() + ", " + std::to_string(w.num_parameters()) + " parameters";
-  info.config = config_json(w.config);
+  info.config = model_config_json(w.config);
   info.num_layers = w.config.num_hidden_layers;
   info.kv_channels = w.config.kv_channels();
   info.max_position_embeddings = w.config.max_position_embeddings;
@@ -85,6 +59,7 @@ std::shared_ptr<const Calibration> run_calibration(const CalibrationRequest& req
   opt.seed = req.seed;
   auto calib = std::make_shared<Calibration>(calibrate(model, tokens, opt, progress, cancel));
   if (calib->text_path.empty()) calib->text_path = req.text_path;
+  if (calib->text_sha256.empty()) calib->text_sha256 = sha256_hex(read_text(req.text_path, req.max_text_bytes));
   return calib;
 }
 
@@ -98,17 +73,7 @@ int64_t save_and_register_calibration(const Calibration& calib, const std::strin
   ModelWeights w = load_model(model_path);
   calib.check_model(w, out_path);
   RunStore store(db);
-  CalibrationRecord c;
-  c.model_id = store.upsert_model(model_record(w));
-  c.path = std::filesystem::absolute(out_path).string();
-  c.sha256 = sha256_file(out_path);
-  c.text_path = calib.text_path;
-  c.text_sha256 = calib.text_sha256;
-  c.samples = calib.samples;
-  c.seq_len = calib.seq_len;
-  c.seed = calib.seed;
-  c.group_sizes = calib.group_sizes;
-  return store.upsert_calibration(c);
+  return register_calibration(store, register_model(store, w), calib, out_path);
 }
 
 int64_t calibration_layers(const Calibration& calib) { return calib.num_layers; }

@@ -4,6 +4,9 @@
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 
+#include <filesystem>
+
+#include "skvq/calibration.h"
 #include "skvq/common.h"
 #include "skvq/error.h"
 
@@ -27,7 +30,7 @@ LoadedModel load_model_for_eval(const std::string& model_path, const std::string
 }
 
 nlohmann::json model_config_json(const ModelConfig& c) {
-  return {{"architectures", {c.architecture}},
+  nlohmann::json j = {{"architectures", {c.architecture}},
           {"hidden_size", c.hidden_size},
           {"intermediate_size", c.intermediate_size},
           {"num_hidden_layers", c.num_hidden_layers},
@@ -42,6 +45,8 @@ nlohmann::json model_config_json(const ModelConfig& c) {
           {"attention_bias", c.attention_bias},
           {"bos_token_id", c.bos_token_id},
           {"eos_token_id", c.eos_token_id}};
+  if (c.rope_scaling_factor != 1.0) j["rope_scaling"] = {{"type", "linear"}, {"factor", c.rope_scaling_factor}};
+  return j;
 }
 
 ModelRecord model_record(const ModelWeights& w) {
@@ -52,6 +57,22 @@ ModelRecord model_record(const ModelWeights& w) {
   r.config = model_config_json(w.config);
   r.config["num_parameters"] = w.num_parameters();
   return r;
+}
+
+int64_t register_model(RunStore& store, const ModelWeights& w) { return store.upsert_model(model_record(w)); }
+
+int64_t register_calibration(RunStore& store, int64_t model_id, const Calibration& calib, const std::string& path) {
+  CalibrationRecord r;
+  r.model_id = model_id;
+  r.path = std::filesystem::absolute(path).lexically_normal().string();
+  r.sha256 = sha256_file(path);
+  r.text_path = calib.text_path;
+  r.text_sha256 = calib.text_sha256;
+  r.samples = calib.samples;
+  r.seq_len = calib.seq_len;
+  r.seed = calib.seed;
+  r.group_sizes = calib.group_sizes;
+  return store.upsert_calibration(r);
 }
 
 std::vector<int32_t> tokenize_text_file(const Tokenizer& tok, const std::string& path, int64_t max_bytes) {

@@ -143,15 +143,4 @@ std::vector<NeedleRunSummary> run_needle(const Model& model, const Tokenizer& to
 nlohmann::json needle_export_json(RunStore& store, const std::vector<int64_t>& run_ids,
                                   const std::string& model_name);
 
-// ---- run-store helpers shared by the evaluation commands (needle, longbench, analyze) ----
-
-/// Registers a loaded model: name, source path, sha256 and its ModelConfig as config.json-style
-/// JSON (HF field names). Returns the model id (existing id for the same sha256).
-int64_t register_eval_model(RunStore& store, const ModelWeights& w);
-
-/// Registers a calibration file loaded as `calib` from `path` for `model_id` (sha256 of the
-/// file). Returns the calibration id. Throws FileError if the file cannot be read.
-int64_t register_eval_calibration(RunStore& store, int64_t model_id, const Calibration& calib,
-                                  const std::string& path);
-
 }  // namespace skvq

@@ -12,6 +12,8 @@
 
 namespace skvq {
 
+struct Calibration;
+
 /// A model ready to run: weights on the device, its tokenizer, where it came from.
 struct LoadedModel {
   std::shared_ptr<const Model> model;
@@ -30,6 +32,15 @@ nlohmann::json model_config_json(const ModelConfig& c);
 
 /// The run-store record of a model (name, path, sha256, config).
 ModelRecord model_record(const ModelWeights& w);
+
+/// Registers the model in the store (upsert by checkpoint sha256) and returns its id.
+/// Throws StoreError.
+int64_t register_model(RunStore& store, const ModelWeights& w);
+
+/// Registers the calibration file at `path` (stored as an absolute path with its sha256, text,
+/// N, L, seed and group sizes) for `model_id`; returns its id. Throws FileError, StoreError.
+int64_t register_calibration(RunStore& store, int64_t model_id, const Calibration& calib,
+                             const std::string& path);
 
 /// Tokenizes at most `max_bytes` (0 = all) of a text file once, BOS first (the perplexity
 /// protocol). Throws FileError when the file is missing or empty.

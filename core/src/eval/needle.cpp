@@ -399,45 +399,4 @@ nlohmann::json needle_export_json(RunStore& store, const std::vector<int64_t>& r
   return arr;
 }
 
-int64_t register_eval_model(RunStore& store, const ModelWeights& w) {
-  const ModelConfig& c = w.config;
-  ModelRecord m;
-  m.name = w.name;
-  m.path = w.source_path;
-  m.sha256 = w.sha256;
-  m.config = {{"architectures", {c.architecture}},
-              {"hidden_size", c.hidden_size},
-              {"intermediate_size", c.intermediate_size},
-              {"num_hidden_layers", c.num_hidden_layers},
-              {"num_attention_heads", c.num_attention_heads},
-              {"num_key_value_heads", c.num_key_value_heads},
-              {"head_dim", c.head_dim},
-              {"vocab_size", c.vocab_size},
-              {"max_position_embeddings", c.max_position_embeddings},
-              {"rms_norm_eps", c.rms_norm_eps},
-              {"rope_theta", c.rope_theta},
-              {"tie_word_embeddings", c.tie_word_embeddings},
-              {"attention_bias", c.attention_bias},
-              {"bos_token_id", c.bos_token_id},
-              {"eos_token_id", c.eos_token_id}};
-  if (c.rope_scaling_factor != 1.0)
-    m.config["rope_scaling"] = {{"type", "linear"}, {"factor", c.rope_scaling_factor}};
-  return store.upsert_model(m);
-}
-
-int64_t register_eval_calibration(RunStore& store, int64_t model_id, const Calibration& calib,
-                                  const std::string& path) {
-  CalibrationRecord r;
-  r.model_id = model_id;
-  r.path = path;
-  r.sha256 = sha256_file(path);
-  r.text_path = calib.text_path;
-  r.text_sha256 = calib.text_sha256;
-  r.samples = calib.samples;
-  r.seq_len = calib.seq_len;
-  r.seed = calib.seed;
-  r.group_sizes = calib.group_sizes;
-  return store.upsert_calibration(r);
-}
-
 }  // namespace skvq

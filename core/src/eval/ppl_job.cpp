@@ -41,20 +41,8 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
       calib->check_model(model.weights(), job.calibration);
     }
   }
-  const int64_t model_id = store.upsert_model(model_record(model.weights()));
-  if (calib) {
-    CalibrationRecord cr;
-    cr.model_id = model_id;
-    cr.path = job.calibration;
-    cr.sha256 = sha256_file(job.calibration);
-    cr.text_path = calib->text_path;
-    cr.text_sha256 = calib->text_sha256;
-    cr.samples = calib->samples;
-    cr.seq_len = calib->seq_len;
-    cr.seed = calib->seed;
-    cr.group_sizes = calib->group_sizes;
-    calib_id = store.upsert_calibration(cr);
-  }
+  const int64_t model_id = register_model(store, model.weights());
+  if (calib) calib_id = register_calibration(store, model_id, *calib, job.calibration);
   const std::string text_bytes = read_text(job.text, job.max_bytes);
   const std::string data_sha = sha256_hex(text_bytes);
   const auto tokens = tokenize_text_file(*lm.tokenizer, job.text, job.max_bytes);
