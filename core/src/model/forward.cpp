@@ -23,6 +23,40 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
 }
 
+// CPU float32: fused causal attention, no score matrix in memory. q [B, T, H, hd], K/V [B, Tk, KVH*hd].
+at::Tensor fused_attention(const at::Tensor& q, const at::Tensor& K, const at::Tensor& V, int64_t pos0, double scale) {
+  const int64_t B = q.size(0), T = q.size(1), H = q.size(2), hd = q.size(3), Tk = K.size(1), KVH = K.size(2) / hd;
+  auto qc = q.contiguous(), Kc = K.contiguous(), Vc = V.contiguous();
+  auto out = at::empty({B, T, H * hd}, qc.options());
+  causal_attention_cpu(qc.data_ptr<float>(), Kc.data_ptr<float>(), Vc.data_ptr<float>(), out.data_ptr<float>(), B, T, Tk,
+                       H, KVH, hd, pos0, static_cast<float>(scale));
+  return out;
+}
+
+// Any device and dtype: grouped-query attention with LibTorch matmuls, without repeating K/V.
+// Queries of the G heads that share a KV head are stacked along the row axis; head index =
+// kv * G + g, as HF repeat_kv. Hands the probabilities to an observer that wants them.
+at::Tensor matmul_attention(const at::Tensor& q, const at::Tensor& K, const at::Tensor& V, int64_t pos0, double scale,
+                            ForwardObserver* observer, int64_t layer) {
+  const int64_t B = q.size(0), T = q.size(1), H = q.size(2), hd = q.size(3), Tk = K.size(1), KVH = K.size(2) / hd;
+  const int64_t G = H / KVH;
+  auto qg = q.view({B, T, KVH, G, hd}).permute({0, 2, 3, 1, 4}).reshape({B, KVH, G * T, hd});
+  auto Kh = K.view({B, Tk, KVH, hd}).permute({0, 2, 3, 1});  // [B, KV, hd, Tk]
+  auto Vh = V.view({B, Tk, KVH, hd}).permute({0, 2, 1, 3});  // [B, KV, Tk, hd]
+  auto scores = at::matmul(qg, Kh).mul_(scale).to(at::kFloat).view({B, KVH, G, T, Tk});
+  if (T > 1 || Tk > pos0 + T) {
+    // query t (position pos0 + t) sees keys j <= pos0 + t
+    auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
+    auto qpos = at::arange(pos0, pos0 + T, opts).unsqueeze(1);
+    auto kpos = at::arange(0, Tk, opts).unsqueeze(0);
+    scores.masked_fill_(kpos > qpos, -std::numeric_limits<float>::infinity());
+  }
+  auto probs = at::softmax(scores, -1);
+  if (observer && observer->wants_attention()) observer->on_attention(layer, probs.reshape({B, H, T, Tk}));
+  auto out = at::matmul(probs.to(V.scalar_type()).view({B, KVH, G * T, Tk}), Vh);  // [B, KV, G*T, hd]
+  return out.view({B, KVH, G, T, hd}).permute({0, 3, 1, 2, 4}).reshape({B, T, H * hd});
+}
+
 }  // namespace
 
 Model::Model(ModelWeights weights)
@@ -39,7 +73,6 @@ at::Tensor Model::forward(const at::Tensor& tokens, KVCache* cache, ForwardObser
   if (tokens.dim() != 2) throw Error("Model::forward: tokens must be [B, T]");
   const int64_t B = tokens.size(0), T = tokens.size(1);
   const int64_t H = c.num_attention_heads, KVH = c.num_key_value_heads, hd = c.head_dim;
-  const int64_t G = H / KVH;
   const int64_t pos0 = cache ? cache->length() : 0;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
 
@@ -67,33 +100,9 @@ at::Tensor Model::forward(const at::Tensor& tokens, KVCache* cache, ForwardObser
     } else {
       at::Tensor K = k_post, V = v;
       if (cache) std::tie(K, V) = cache->append(li, k_pre, k_post, v, rope_);
-      const int64_t Tk = K.size(1);
       const bool fused = K.device().is_cpu() && K.scalar_type() == at::kFloat &&
                          !(observer && observer->wants_attention());
-      if (fused) {
-        // CPU float32: fused causal attention, no score matrix in memory.
-        auto qc = q.contiguous(), Kc = K.contiguous(), Vc = V.contiguous();
-        out = at::empty({B, T, H * hd}, qc.options());
-        causal_attention_cpu(qc.data_ptr<float>(), Kc.data_ptr<float>(), Vc.data_ptr<float>(), out.data_ptr<float>(), B,
-                             T, Tk, H, KVH, hd, pos0, static_cast<float>(scale));
-      } else {
-        // Grouped-query attention without repeating K/V: queries of the G heads that share a KV head
-        // are stacked along the row axis. Head index = kv * G + g, as HF repeat_kv.
-        auto qg = q.view({B, T, KVH, G, hd}).permute({0, 2, 3, 1, 4}).reshape({B, KVH, G * T, hd});
-        auto Kh = K.view({B, Tk, KVH, hd}).permute({0, 2, 3, 1});  // [B, KV, hd, Tk]
-        auto Vh = V.view({B, Tk, KVH, hd}).permute({0, 2, 1, 3});  // [B, KV, Tk, hd]
-        auto scores = at::matmul(qg, Kh).mul_(scale).to(at::kFloat).view({B, KVH, G, T, Tk});
-        if (T > 1 || Tk > pos0 + T) {
-          // query t (position pos0 + t) sees keys j <= pos0 + t
-          auto qpos = at::arange(pos0, pos0 + T, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(1);
-          auto kpos = at::arange(0, Tk, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(0);
-          scores.masked_fill_(kpos > qpos, -std::numeric_limits<float>::infinity());
-        }
-        auto probs = at::softmax(scores, -1);
-        if (observer && observer->wants_attention()) observer->on_attention(li, probs.reshape({B, H, T, Tk}));
-        out = at::matmul(probs.to(V.scalar_type()).view({B, KVH, G * T, Tk}), Vh);  // [B, KV, G*T, hd]
-        out = out.view({B, KVH, G, T, hd}).permute({0, 3, 1, 2, 4}).reshape({B, T, H * hd});
-      }
+      out = fused ? fused_attention(q, K, V, pos0, scale) : matmul_attention(q, K, V, pos0, scale, observer, li);
     }
     if (observer) observer->on_attention_output(li, out);
     x = x + at::linear(out, l.o_proj);
