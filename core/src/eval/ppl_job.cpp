@@ -50,6 +50,10 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
       << "text  " << job.text << ": " << text_bytes.size() << " bytes, " << tokens.size() << " tokens, "
       << tokens.size() / job.options.ctx_len << " chunks of " << job.options.ctx_len << "\n";
 
+  const int64_t trained = model.config().max_position_embeddings;
+  if (trained > 0 && job.options.ctx_len > trained)
+    log << "warning: ctx_len " << job.options.ctx_len << " is beyond the model's trained context of " << trained
+        << " tokens (positions past it are extrapolated)\n";
   std::vector<RunRecord> out;
   std::optional<double> ppl_fp;
   for (size_t i = 0; i < configs.size(); ++i) {
