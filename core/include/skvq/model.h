@@ -33,6 +33,7 @@ class Model {
   const ModelConfig& config() const { return w_.config; }
   const ModelWeights& weights() const { return w_; }
   const RotaryEmbedding& rope() const { return rope_; }
+  /// Device the weights live on (CPU or a CUDA device).
   at::Device device() const;
 
   /// tokens: [B, T] int64 on any device. With a cache the tokens continue the cached sequence

@@ -83,6 +83,7 @@ class TokenBlockStore {
   int64_t allocated_bytes() const { return static_cast<int64_t>(blocks_.size()) * block_tokens_ * token_bytes_; }
   /// Bytes used by the stored tokens: size() * token_bytes().
   int64_t used_bytes() const { return size_ * token_bytes_; }
+  /// Frees every block; size() becomes 0.
   void clear();
 
  private:

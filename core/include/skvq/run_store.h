@@ -113,6 +113,7 @@ class RunStore {
   std::vector<ModelRecord> list_models();
   /// All calibrations (of one model when given), by rising id.
   std::vector<CalibrationRecord> list_calibrations(std::optional<int64_t> model_id = std::nullopt);
+  /// The model / calibration with this id, or nullopt. Throws StoreError on a database error.
   std::optional<ModelRecord> get_model(int64_t id);
   std::optional<CalibrationRecord> get_calibration(int64_t id);
 
@@ -127,6 +128,7 @@ class RunStore {
   /// The run with the same identity (kind, model, calibration, config, data sha256, canonical
   /// params), if any (the newest, i.e. highest id). Status is not compared.
   std::optional<RunRecord> find_run(const RunRecord& identity);
+  /// The run with this id, or nullopt.
   std::optional<RunRecord> get_run(int64_t id);
   /// Runs matching `filter`, by rising id.
   std::vector<RunRecord> list_runs(const RunFilter& filter = {});
@@ -138,6 +140,7 @@ class RunStore {
   void put_item(const RunItem& item);
   /// All items of a run, by key order of insertion (rising rowid).
   std::vector<RunItem> items(int64_t run_id);
+  /// One item of a run by key, or nullopt.
   std::optional<RunItem> item(int64_t run_id, const std::string& key);
   /// Number of items of a run (0 for an unknown run).
   int64_t item_count(int64_t run_id);

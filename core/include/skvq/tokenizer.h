@@ -21,6 +21,7 @@ class Tokenizer {
   virtual std::string decode_token(int32_t prev, int32_t token) const = 0;
   /// The text of a sequence of tokens (BOS/EOS omitted).
   virtual std::string decode(const std::vector<int32_t>& tokens) const;
+  /// Number of tokens in the vocabulary; BOS and EOS ids (-1 when the tokenizer has none).
   virtual int32_t vocab_size() const = 0;
   virtual int32_t bos_id() const = 0;
   virtual int32_t eos_id() const = 0;
