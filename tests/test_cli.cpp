@@ -215,3 +215,73 @@ TEST_F(Cli, BatchStoresResumesAndKeepsFinishedRunsOnCtrlC) {
   EXPECT_EQ(list.code, 0) << list.out;
   EXPECT_NE(list.out.find("fp16"), std::string::npos) << list.out;
 }
+
+TEST_F(Cli, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(run("nosuchcommand").code, 2);
+  EXPECT_EQ(run("ppl --model '" + model_ + "' --text '" + text_ + "' --ctx-len 0").code, 2);
+  EXPECT_EQ(run("generate --model '" + model_ + "' --top-p 1.5").code, 2);
+}
+
+TEST_F(Cli, BatchFileMistakesAreNamedAndSettingsChangesRecalibrate) {
+  auto write_job = [&](const std::string& name, const nlohmann::json& j) {
+    std::ofstream(dir_ + "/" + name) << j.dump(2);
+    return "'" + dir_ + "/" + name + "'";
+  };
+  nlohmann::json base = {{"model", "models/stories260K/stories260K.bin"},
+                         {"ppl", {{"text", "text/tinystories/tinystories_val.txt"}, {"ctx_len", 128}, {"max_chunks", 2}}}};
+  auto j = base;
+  j["model"] = 42;
+  auto r = run(db() + " batch " + write_job("type.json", j));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("type.json: a field has the wrong type"), std::string::npos) << r.out;
+  j = base;
+  j["ppl"]["max_chunk"] = 1;
+  r = run(db() + " batch " + write_job("typo.json", j));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("typo.json: unknown field \"max_chunk\" in \"ppl\""), std::string::npos) << r.out;
+  j = base;
+  j["ppl"]["ctx_len"] = 0;
+  r = run(db() + " batch " + write_job("zero.json", j));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("ctx_len must be at least 2"), std::string::npos) << r.out;
+
+  // The job's "db" is used when --db is not given on the command line.
+  j = base;
+  j["db"] = dir_ + "/job.sqlite";
+  r = run("batch " + write_job("db.json", j));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(count_runs(dir_ + "/job.sqlite"), 1);
+
+  // A calibration made with other settings than the job asks for is made again.
+  j = base;
+  j["calibration"] = {{"file", dir_ + "/c.json"}, {"text", "text/wikitext2/wiki.test.raw"}, {"max_bytes", 50000},
+                      {"samples", 2}, {"seq_len", 128}, {"group_sizes", {8}}, {"seed", 1}};
+  j["configs"] = {"k2-v2-g8-reorder"};
+  r = run(db() + " batch " + write_job("cal1.json", j));
+  ASSERT_EQ(r.code, 0) << r.out;
+  j["calibration"]["group_sizes"] = {16};
+  j["configs"] = {"k2-v2-g16-reorder"};
+  r = run(db() + " batch " + write_job("cal2.json", j));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("other settings than the job asks for; calibrating again"), std::string::npos) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir_ + "/c.json"))["group_sizes"], nlohmann::json({16}));
+}
+
+TEST_F(Cli, NeedlePromptAndAnswerFitTheContextLength) {
+  auto r = run(db() + " needle --model '" + model_ + "' --quant fp16 --lengths 256,512 --depths 50 --max-new-tokens 16");
+  ASSERT_EQ(r.code, 0) << r.out;
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir_ + "/runs.sqlite").c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT data FROM run_items", -1, &st, nullptr), SQLITE_OK);
+  int cells = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    auto d = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    EXPECT_LE(d["prompt_tokens"].get<int64_t>() + 16, d["context_length"].get<int64_t>()) << d.dump();
+    EXPECT_GT(d["prompt_tokens"].get<int64_t>(), d["context_length"].get<int64_t>() / 2) << d.dump();
+    ++cells;
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  EXPECT_EQ(cells, 2);
+}

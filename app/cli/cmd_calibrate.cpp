@@ -24,11 +24,11 @@ void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--tokenizer", o->tokenizer, "tokenizer file (default: found beside the model)");
   cmd->add_option("--text", o->text, "calibration text")->required();
   cmd->add_option("--max-bytes", o->max_bytes, "read at most this many bytes of the text (0 = all)");
-  cmd->add_option("--samples", o->opt.samples, "N samples")->capture_default_str();
-  cmd->add_option("--seq-len", o->opt.seq_len, "L tokens per sample")->capture_default_str();
+  cmd->add_option("--samples", o->opt.samples, "N samples")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--seq-len", o->opt.seq_len, "L tokens per sample")->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
   cmd->add_option("--group-sizes", o->group_sizes, "comma-separated group sizes to cluster for")->capture_default_str();
   cmd->add_option("--seed", o->opt.seed, "seed for sample positions and k-means")->capture_default_str();
-  cmd->add_option("--restarts", o->opt.kmeans_restarts, "k-means restarts")->capture_default_str();
+  cmd->add_option("--restarts", o->opt.kmeans_restarts, "k-means restarts")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
   cmd->add_option("--out", o->out, "calibration file to write (JSON)")->required();
   cmd->callback([o] {

@@ -28,9 +28,9 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--model", o->model, "llama2.c .bin file or Hugging Face directory")->required();
   cmd->add_option("--tokenizer", o->tokenizer, "tokenizer file (default: found beside the model)");
   cmd->add_option("--prompt", o->prompt, "prompt text")->capture_default_str();
-  cmd->add_option("--max-new-tokens", o->max_new, "tokens to generate")->capture_default_str();
-  cmd->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str();
-  cmd->add_option("--top-p", o->top_p, "nucleus sampling threshold")->capture_default_str();
+  cmd->add_option("--max-new-tokens", o->max_new, "tokens to generate")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-p", o->top_p, "nucleus sampling threshold in (0, 1]")->capture_default_str()->check(CLI::Range(1e-6, 1.0));
   cmd->add_option("--seed", o->seed, "sampling seed")->capture_default_str();
   cmd->add_option("--quant", o->quant, "KV-cache configuration, e.g. k2-v2-g8-w32-reorder-clip-sink5-fp8")->capture_default_str();
   cmd->add_option("--calib", o->calib, "calibration file (for reorder/smooth)");

@@ -82,7 +82,7 @@ void add_needle_command(CLI::App& app) {
   cmd->add_option("--question", o->opt.question, "the retrieval question");
   cmd->add_option("--key-phrase", o->opt.key_phrase, "phrase whose presence gives the 'contains' score");
   cmd->add_option("--template", o->opt.prompt_template, "prompt template with {context} and {question}");
-  cmd->add_option("--buffer", o->buffer, "tokens left for template and answer (default min(200, max_position_embeddings/8))");
+  cmd->add_option("--buffer", o->buffer, "tokens left for template and answer (default: template + question + answer tokens, at least min(200, max_position_embeddings/8))");
   cmd->add_option("--max-new-tokens", o->opt.max_new_tokens, "answer length limit")->capture_default_str();
   cmd->add_option("--rope-scaling", o->rope_scaling, "linear RoPE scaling factor for contexts past the trained length")->capture_default_str();
   cmd->add_option("--export", o->export_path, "write the cells in the common harness JSON layout");
@@ -107,7 +107,19 @@ void add_needle_command(CLI::App& app) {
 
     NeedleOptions opt = o->opt;
     if (opt.haystack_dir.empty()) opt.haystack_dir = data_path("text/needle/PaulGrahamEssays");
-    opt.buffer_tokens = o->buffer >= 0 ? o->buffer : std::min<int64_t>(200, mc.max_position_embeddings / 8);
+    if (o->buffer >= 0) {
+      opt.buffer_tokens = o->buffer;
+    } else {
+      // Default: the protocol's ~200 tokens (an eighth of a short context), but never less than
+      // the prompt template with the question plus the answer, so a cell's prompt and answer
+      // fit in its context length.
+      std::string shell = opt.prompt_template;
+      for (const auto& [key, value] : {std::pair<std::string, std::string>{"{context}", ""}, {"{question}", opt.question}})
+        if (auto at = shell.find(key); at != std::string::npos) shell.replace(at, key.size(), value);
+      // (+8: the text at the joins of template, haystack and needle can tokenize a little longer)
+      const int64_t overhead = static_cast<int64_t>(tok->encode(shell, true).size()) + opt.max_new_tokens + 8;
+      opt.buffer_tokens = std::max<int64_t>(std::min<int64_t>(200, mc.max_position_embeddings / 8), overhead);
+    }
     if (!o->lengths.empty()) {
       opt.context_lengths = parse_int_list(o->lengths, "--lengths");
     } else if (o->min_len > 0 && o->max_len > 0 && o->len_steps > 0) {

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   auto& g = globals();
-  app.add_option("--threads", g.threads, "CPU threads for LibTorch (0 = all cores)");
+  app.add_option("--threads", g.threads, "CPU threads for LibTorch (0 = all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--db", g.db, "run store (SQLite) path")->capture_default_str();
   app.add_option("--data-dir", g.data_dir, "data directory (default $SKVQ_DATA_DIR or ../shared/data)");
   app.parse_complete_callback([&] {
@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int rc = app.exit(e);  // prints help, version or the usage error
+    return rc == 0 ? 0 : 2;
   } catch (const skvq::Cancelled&) {
     std::fprintf(stderr, "skvq: cancelled\n");
     return 130;

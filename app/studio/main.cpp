@@ -2,6 +2,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QFileInfo>
 #include <QTimer>
 #include <atomic>
 #include <csignal>
@@ -12,6 +13,7 @@
 #include "engine.h"
 #include "main_window.h"
 #include "skvq/common.h"
+#include "skvq/error.h"
 #include "studio_settings.h"
 
 namespace {
@@ -67,7 +69,11 @@ int main(int argc, char** argv) {
   if (parser.isSet(batch)) {
     std::signal(SIGINT, [](int) { g_cancel = true; });
     try {
+      QDir().mkpath(QFileInfo(dbPath).absolutePath());  // the default store's folder may not exist yet
       return skvq::studio::run_batch(parser.value(batch).toStdString(), dbPath.toStdString(), std::cout, &g_cancel);
+    } catch (const skvq::Cancelled&) {
+      std::cerr << "skvq-studio: cancelled\n";
+      return 130;
     } catch (const std::exception& e) {
       std::cerr << "skvq-studio: error: " << e.what() << "\n";
       return 1;

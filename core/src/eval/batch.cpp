@@ -1,4 +1,5 @@
 // Batch files: one JSON job with model, calibration, data and configurations (skvq batch).
+#include <algorithm>
 #include <filesystem>
 #include <ostream>
 
@@ -38,33 +39,68 @@ T get_or(const json& j, const char* key, T fallback, const std::string& file) {
   }
 }
 
-// Makes the calibration file when it is missing; returns its path.
+void check_keys(const json& j, const std::string& where, std::initializer_list<const char*> known,
+                const std::string& file) {
+  if (!j.is_object()) throw FileError(file, "\"" + where + "\" must be a JSON object");
+  for (auto& [key, _] : j.items()) {
+    bool ok = false;
+    std::string list;
+    for (const char* k : known) {
+      ok = ok || key == k;
+      list += (list.empty() ? "" : ", ") + std::string(k);
+    }
+    if (!ok) throw FileError(file, "unknown field \"" + key + "\" in \"" + where + "\" (known: " + list + ")");
+  }
+}
+
+// Makes the calibration file when it is missing, or again when it was made with other settings
+// than the job asks for; returns its path.
 std::string ensure_calibration(const json& cj, const std::string& job_path, const std::string& base,
                                const PplJob& job, std::ostream& log, CancelFlag cancel) {
+  check_keys(cj, "calibration", {"file", "text", "samples", "seq_len", "group_sizes", "seed", "max_bytes"}, job_path);
   const std::string file = get_or<std::string>(cj, "file", "", job_path);
   if (file.empty()) throw FileError(job_path, "\"calibration\" needs a \"file\"");
-  if (fs::exists(file)) return file;
-  if (!base.empty() && fs::exists(fs::path(base) / file) && fs::path(file).is_relative())
-    return (fs::path(base) / file).string();
-  if (!cj.contains("text")) throw FileError(job_path, "calibration file " + file + " is missing and no \"text\" is given to make it");
-  const std::string text = resolve_data_path(cj.at("text").get<std::string>(), base);
+  std::string existing;
+  if (fs::exists(file)) existing = file;
+  else if (!base.empty() && fs::path(file).is_relative() && fs::exists(fs::path(base) / file))
+    existing = (fs::path(base) / file).string();
+  if (!cj.contains("text")) {
+    if (existing.empty()) throw FileError(job_path, "calibration file " + file + " is missing and no \"text\" is given to make it");
+    return existing;
+  }
+  const std::string text = resolve_data_path(get_or<std::string>(cj, "text", "", job_path), base);
   CalibrationOptions opt;
   opt.samples = get_or<int64_t>(cj, "samples", opt.samples, job_path);
   opt.seq_len = get_or<int64_t>(cj, "seq_len", opt.seq_len, job_path);
   opt.group_sizes = get_or<std::vector<int64_t>>(cj, "group_sizes", opt.group_sizes, job_path);
   opt.seed = get_or<uint64_t>(cj, "seed", opt.seed, job_path);
   const int64_t max_bytes = get_or<int64_t>(cj, "max_bytes", 0, job_path);
+  const std::string text_sha = sha256_hex(read_text(text, max_bytes));
+  if (!existing.empty()) {
+    const Calibration have = Calibration::load(existing);
+    auto sorted = [](std::vector<int64_t> v) {
+      std::sort(v.begin(), v.end());
+      return v;
+    };
+    if (have.samples == opt.samples && have.seq_len == opt.seq_len && have.seed == opt.seed &&
+        sorted(have.group_sizes) == sorted(opt.group_sizes) && have.text_sha256 == text_sha)
+      return existing;
+    log << "calibration " << existing << " was made with other settings than the job asks for; calibrating again\n";
+  }
   LoadedModel lm = load_model_for_eval(job.model, job.tokenizer, job.device);
   const auto tokens = tokenize_text_file(*lm.tokenizer, text, max_bytes);
   log << "calibrating " << lm.model->weights().name << " on " << text << ": " << opt.samples << " samples x "
       << opt.seq_len << " tokens\n";
   Calibration cal = calibrate(*lm.model, tokens, opt, nullptr, cancel);
   cal.text_path = text;
-  cal.text_sha256 = sha256_hex(read_text(text, max_bytes));
-  cal.save(file);
-  log << "calibration written to " << file << "\n";
-  return file;
+  cal.text_sha256 = text_sha;
+  cal.save(existing.empty() ? file : existing);
+  log << "calibration written to " << (existing.empty() ? file : existing) << "\n";
+  return existing.empty() ? file : existing;
 }
+
+std::vector<RunRecord> run_batch_json(const json& j, const std::string& job_path, const std::string& db_path,
+                                      std::ostream& log, const JobProgressFn& progress, CancelFlag cancel);
 
 }  // namespace
 
@@ -77,6 +113,17 @@ std::vector<RunRecord> run_batch_file(const std::string& job_path, const std::st
     throw FileError(job_path, std::string("malformed batch file: ") + e.what());
   }
   if (!j.is_object()) throw FileError(job_path, "a batch file is a JSON object");
+  try {
+    return run_batch_json(j, job_path, db_path, log, progress, cancel);
+  } catch (const json::exception& e) {
+    throw FileError(job_path, std::string("a field has the wrong type: ") + e.what());
+  }
+}
+
+namespace {
+
+std::vector<RunRecord> run_batch_json(const json& j, const std::string& job_path, const std::string& db_path,
+                                      std::ostream& log, const JobProgressFn& progress, CancelFlag cancel) {
   for (auto& [key, _] : j.items())
     if (key != "model" && key != "tokenizer" && key != "device" && key != "threads" && key != "calibration" &&
         key != "ppl" && key != "configs" && key != "db" && key != "comment")
@@ -87,9 +134,15 @@ std::vector<RunRecord> run_batch_file(const std::string& job_path, const std::st
   job.model = resolve_data_path(j.at("model").get<std::string>(), base);
   if (j.contains("tokenizer")) job.tokenizer = resolve_data_path(j.at("tokenizer").get<std::string>(), base);
   job.device = get_or<std::string>(j, "device", "cpu", job_path);
-  if (j.contains("threads")) set_threads(j.at("threads").get<int>());
-  if (!j.contains("ppl") || !j.at("ppl").contains("text")) throw FileError(job_path, "missing field \"ppl\": {\"text\": ..., \"ctx_len\": ...}");
+  if (j.contains("threads")) {
+    if (!j.at("threads").is_number_integer() || j.at("threads").get<int>() < 0)
+      throw FileError(job_path, "field \"threads\" must be a non-negative integer (0 = all cores)");
+    set_threads(j.at("threads").get<int>());
+  }
+  if (!j.contains("ppl")) throw FileError(job_path, "missing field \"ppl\": {\"text\": ..., \"ctx_len\": ...}");
   const json& pj = j.at("ppl");
+  check_keys(pj, "ppl", {"text", "ctx_len", "max_chunks", "batch", "max_bytes"}, job_path);
+  if (!pj.contains("text")) throw FileError(job_path, "missing field \"text\" in \"ppl\"");
   job.text = resolve_data_path(pj.at("text").get<std::string>(), base);
   job.options.ctx_len = get_or<int64_t>(pj, "ctx_len", 512, job_path);
   job.options.max_chunks = get_or<int64_t>(pj, "max_chunks", 0, job_path);
@@ -98,6 +151,7 @@ std::vector<RunRecord> run_batch_file(const std::string& job_path, const std::st
   job.configs = get_or<std::vector<std::string>>(j, "configs", {"fp16"}, job_path);
   if (job.configs.empty()) throw FileError(job_path, "\"configs\" is empty");
   for (const auto& c : job.configs) QuantConfig::parse(c);  // fail early on a typo
+  // An explicit --db wins; else the job's "db"; else runs.sqlite in the current folder.
   const std::string db = db_path.empty() ? get_or<std::string>(j, "db", "runs.sqlite", job_path) : db_path;
   RunStore store(db);
   if (j.contains("calibration")) job.calibration = ensure_calibration(j.at("calibration"), job_path, base, job, log, cancel);
@@ -105,5 +159,7 @@ std::vector<RunRecord> run_batch_file(const std::string& job_path, const std::st
   log << "\n" << format_ppl_table(runs) << "\nruns stored in " << db << "\n";
   return runs;
 }
+
+}  // namespace
 
 }  // namespace skvq

@@ -372,37 +372,43 @@ std::vector<LongBenchSummary> run_longbench(
     std::set<std::string> stored;
     for (const auto& it : store.items(sum.run_id)) stored.insert(it.key);
     const double t0 = now_seconds();
-    for (const EvalSample* s : chosen) {
-      throw_if_cancelled(cancel);
-      const std::string key = s->task + "/" + std::to_string(s->index);
-      if (stored.count(key)) {
-        ++sum.skipped;
-      } else {
-        const TaskSpec& spec = tasks.at(s->task);
-        auto prompt = tok.encode(fill_task_template(spec.prompt_template, *s), true);
-        const int64_t max_prompt = limit - spec.max_new_tokens;
-        if (static_cast<int64_t>(prompt.size()) > max_prompt) {
-          prompt = truncate_middle(prompt, max_prompt);
-          ++truncated;
+    try {
+      for (const EvalSample* s : chosen) {
+        throw_if_cancelled(cancel);
+        const std::string key = s->task + "/" + std::to_string(s->index);
+        if (stored.count(key)) {
+          ++sum.skipped;
+        } else {
+          const TaskSpec& spec = tasks.at(s->task);
+          auto prompt = tok.encode(fill_task_template(spec.prompt_template, *s), true);
+          const int64_t max_prompt = limit - spec.max_new_tokens;
+          if (static_cast<int64_t>(prompt.size()) > max_prompt) {
+            prompt = truncate_middle(prompt, max_prompt);
+            ++truncated;
+          }
+          FakeQuantKVCache cache(mc, cfg, layouts[ci], 1, /*full_prefill=*/true);
+          SamplingParams sp;
+          sp.max_new_tokens = spec.max_new_tokens;
+          sp.temperature = 0.0f;
+          auto res = generate_tokens(model, tok, prompt, sp, cache, nullptr, cancel);
+          const double score = score_sample(spec, res.text, *s);
+          store.put_item({sum.run_id, key,
+                          {{"task", s->task},
+                           {"index", s->index},
+                           {"prediction", res.text},
+                           {"answers", s->answers},
+                           {"score", score},
+                           {"metric", spec.metric},
+                           {"prompt_tokens", static_cast<int64_t>(prompt.size())}}});
+          ++sum.computed;
         }
-        FakeQuantKVCache cache(mc, cfg, layouts[ci], 1, /*full_prefill=*/true);
-        SamplingParams sp;
-        sp.max_new_tokens = spec.max_new_tokens;
-        sp.temperature = 0.0f;
-        auto res = generate_tokens(model, tok, prompt, sp, cache, nullptr, cancel);
-        const double score = score_sample(spec, res.text, *s);
-        store.put_item({sum.run_id, key,
-                        {{"task", s->task},
-                         {"index", s->index},
-                         {"prediction", res.text},
-                         {"answers", s->answers},
-                         {"score", score},
-                         {"metric", spec.metric},
-                         {"prompt_tokens", static_cast<int64_t>(prompt.size())}}});
-        ++sum.computed;
+        ++done;
+        if (progress) progress(done, total);
       }
-      ++done;
-      if (progress) progress(done, total);
+    } catch (const Cancelled&) {
+      // Keep the finished samples; the status says the run is incomplete (a rerun resumes it).
+      store.finish_run(sum.run_id, "interrupted", nlohmann::json::object(), prior_wall + (now_seconds() - t0));
+      throw;
     }
     // Metrics over the chosen samples.
     std::map<std::string, std::pair<double, int64_t>> acc;

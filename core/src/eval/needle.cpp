@@ -318,43 +318,49 @@ std::vector<NeedleRunSummary> run_needle(const Model& model, const Tokenizer& to
     if (missing) {
       if (auto r = store.get_run(sum.run_id); r && r->status != "running")
         store.finish_run(sum.run_id, "running", r->metrics, r->wall_seconds);
-      for (const auto& cell : cells) {
-        throw_if_cancelled(cancel);
-        if (stored.count(cell.key)) {
-          ++sum.cells_skipped;
-        } else {
-          // Packed storage where supported (SKVQ/RTN, model on the CPU): the same attention inputs
-          // as fake quantization, decode steps attend over the packed bytes.
-          auto cache_ptr = make_kv_cache(mc, cfg, layouts[ci], 1, /*full_prefill=*/true,
-                                         /*packed=*/model.device().is_cpu());
-          KVCache& cache = *cache_ptr;
-          SamplingParams sp;
-          sp.max_new_tokens = opt.max_new_tokens;
-          sp.temperature = 0.0f;
-          auto res = generate_tokens(model, tok, cell.prompt, sp, cache, nullptr, cancel);
-          const std::string* ref = nullptr;
-          if (!is_fp) {
-            auto f = fp_responses.find(cell.key);
-            if (f == fp_responses.end())
-              throw Error("needle: no unquantized answer for cell " + cell.key);
-            ref = &f->second;
+      try {
+        for (const auto& cell : cells) {
+          throw_if_cancelled(cancel);
+          if (stored.count(cell.key)) {
+            ++sum.cells_skipped;
           } else {
-            fp_responses[cell.key] = res.text;
+            // Packed storage where supported (SKVQ/RTN, model on the CPU): the same attention inputs
+            // as fake quantization, decode steps attend over the packed bytes.
+            auto cache_ptr = make_kv_cache(mc, cfg, layouts[ci], 1, /*full_prefill=*/true,
+                                           /*packed=*/model.device().is_cpu());
+            KVCache& cache = *cache_ptr;
+            SamplingParams sp;
+            sp.max_new_tokens = opt.max_new_tokens;
+            sp.temperature = 0.0f;
+            auto res = generate_tokens(model, tok, cell.prompt, sp, cache, nullptr, cancel);
+            const std::string* ref = nullptr;
+            if (!is_fp) {
+              auto f = fp_responses.find(cell.key);
+              if (f == fp_responses.end())
+                throw Error("needle: no unquantized answer for cell " + cell.key);
+              ref = &f->second;
+            } else {
+              fp_responses[cell.key] = res.text;
+            }
+            NeedleScores s = score_needle_response(res.text, opt, ref);
+            nlohmann::json data = {{"context_length", cell.length},
+                                   {"depth_percent", cell.depth},
+                                   {"response", res.text},
+                                   {"prompt_tokens", static_cast<int64_t>(cell.prompt.size())},
+                                   {"rouge1_f", s.rouge1_f},
+                                   {"rougeL_f", s.rougeL_f},
+                                   {"contains", s.contains ? 1 : 0},
+                                   {"agreement_rougeL", s.agreement_rougeL}};
+            store.put_item({sum.run_id, cell.key, data});
+            ++sum.cells_computed;
           }
-          NeedleScores s = score_needle_response(res.text, opt, ref);
-          nlohmann::json data = {{"context_length", cell.length},
-                                 {"depth_percent", cell.depth},
-                                 {"response", res.text},
-                                 {"prompt_tokens", static_cast<int64_t>(cell.prompt.size())},
-                                 {"rouge1_f", s.rouge1_f},
-                                 {"rougeL_f", s.rougeL_f},
-                                 {"contains", s.contains ? 1 : 0},
-                                 {"agreement_rougeL", s.agreement_rougeL}};
-          store.put_item({sum.run_id, cell.key, data});
-          ++sum.cells_computed;
+          ++done_cells;
+          if (progress) progress(done_cells, total_cells);
         }
-        ++done_cells;
-        if (progress) progress(done_cells, total_cells);
+      } catch (const Cancelled&) {
+        // Keep the finished cells; the status says the grid is incomplete (a rerun resumes it).
+        store.finish_run(sum.run_id, "interrupted", nlohmann::json::object(), prior_wall + (now_seconds() - t0));
+        throw;
       }
     } else {
       sum.cells_skipped = static_cast<int64_t>(cells.size());

@@ -1,5 +1,6 @@
 // Perplexity jobs: evaluate configurations and store each run as soon as it finishes.
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <memory>
 #include <ostream>
@@ -26,8 +27,16 @@ nlohmann::json ppl_params(const PplJob& job) {
 std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostream& log,
                                    const JobProgressFn& progress, CancelFlag cancel) {
   // Parse every configuration first: a typo fails before an hour of evaluation.
+  if (job.options.ctx_len < 2) throw ConfigError("perplexity: ctx_len must be at least 2 tokens, got " + std::to_string(job.options.ctx_len));
+  if (job.options.batch < 1) throw ConfigError("perplexity: batch must be at least 1 chunk");
+  if (job.options.max_chunks < 0 || job.max_bytes < 0) throw ConfigError("perplexity: max_chunks and max_bytes must be >= 0 (0 = all)");
   std::vector<QuantConfig> configs;
-  for (const auto& s : job.configs) configs.push_back(QuantConfig::parse(s));
+  for (const auto& s : job.configs) {
+    QuantConfig c = QuantConfig::parse(s);
+    bool seen = false;
+    for (const auto& d : configs) seen = seen || d == c;
+    if (!seen) configs.push_back(c);  // "k02-v2-g8" and "k2-v2-g8-w0" are the same configuration
+  }
   LoadedModel lm = load_model_for_eval(job.model, job.tokenizer, job.device);
   const Model& model = *lm.model;
   std::unique_ptr<Calibration> calib;
@@ -41,6 +50,10 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
       calib->check_model(model.weights(), job.calibration);
     }
   }
+  // Build every configuration's group layouts now: a group size the calibration lacks fails
+  // before anything is evaluated.
+  std::vector<KVLayouts> layouts;
+  for (const auto& c : configs) layouts.push_back(KVLayouts::build(c, model.config(), calib.get()));
   const int64_t model_id = register_model(store, model.weights());
   if (calib) calib_id = register_calibration(store, model_id, *calib, job.calibration);
   const std::string text_bytes = read_text(job.text, job.max_bytes);
@@ -74,8 +87,7 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
         continue;
       }
     }
-    const KVLayouts layouts = KVLayouts::build(c, model.config(), calib.get());
-    auto res = evaluate_perplexity(model, tokens, c, layouts, job.options,
+    auto res = evaluate_perplexity(model, tokens, c, layouts[i], job.options,
                                    [&](int64_t done, int64_t total) {
                                      if (progress) progress(r.config, static_cast<int64_t>(i), static_cast<int64_t>(configs.size()), done, total);
                                    },
@@ -105,7 +117,8 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
 }
 
 std::string format_ppl_table(const std::vector<RunRecord>& runs) {
-  double fp = NAN;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  double fp = nan;
   for (const auto& r : runs)
     if (r.config == "fp16" && r.metrics.contains("ppl")) fp = r.metrics["ppl"].get<double>();
   std::ostringstream s;
@@ -115,10 +128,13 @@ std::string format_ppl_table(const std::vector<RunRecord>& runs) {
   s << line << std::string(112, '-') << "\n";
   for (const auto& r : runs) {
     const auto& m = r.metrics;
-    const double ppl = m.value("ppl", NAN);
-    const double d = std::isnan(fp) ? m.value("delta_ppl", NAN) : ppl - fp;
-    std::snprintf(line, sizeof line, "%-44s %9.4f %+9.4f %7.3f %7.3f %12.1f %9lld %8.1f\n",
-                  (r.config == "fp16" ? std::string("fp16 (unquantized)") : r.config).c_str(), ppl, d,
+    const double ppl = m.value("ppl", nan);
+    const double d = std::isnan(fp) ? m.value("delta_ppl", nan) : ppl - fp;
+    char delta[32];
+    if (std::isnan(d)) std::snprintf(delta, sizeof delta, "%9s", "-");  // no unquantized run to compare with
+    else std::snprintf(delta, sizeof delta, "%+9.4f", d == 0 ? 0.0 : d);
+    std::snprintf(line, sizeof line, "%-44s %9.4f %s %7.3f %7.3f %12.1f %9lld %8.1f\n",
+                  (r.config == "fp16" ? std::string("fp16 (unquantized)") : r.config).c_str(), ppl, delta,
                   m.value("bits_k", 16.0), m.value("bits_v", 16.0), m.value("kv_bytes_per_token", 0.0),
                   static_cast<long long>(m.value("tokens", int64_t{0})), m.value("wall_seconds", 0.0));
     s << line;

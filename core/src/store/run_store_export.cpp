@@ -35,7 +35,8 @@ std::string RunStore::export_csv(const std::vector<RunRecord>& runs) {
   std::set<std::string> metric_keys;
   for (const auto& r : runs)
     if (r.metrics.is_object())
-      for (auto it = r.metrics.begin(); it != r.metrics.end(); ++it) metric_keys.insert(it.key());
+      for (auto it = r.metrics.begin(); it != r.metrics.end(); ++it)
+        if (it.key() != "wall_seconds" && it.key() != "status") metric_keys.insert(it.key());  // fixed columns
 
   std::ostringstream out;
   out << "id,kind,model,config,calibration_id,data_path,created_at,wall_seconds,status";
