@@ -1,4 +1,5 @@
 // skvq analyze: attention locality and quantization error of one text sample (stored as run items).
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -79,7 +80,11 @@ void add_analyze_command(CLI::App& app) {
     QuantConfig config;
     if (o->quant.empty()) {
       QuantConfig none;
-      const int64_t g = analysis_group_size(none, w.config.kv_channels());
+      int64_t g = analysis_group_size(none, w.config.kv_channels());
+      // With a calibration, use a group size it has clusters for.
+      if (calib && std::find(calib->group_sizes.begin(), calib->group_sizes.end(), g) == calib->group_sizes.end() &&
+          !calib->group_sizes.empty())
+        g = calib->group_sizes.front();
       config = QuantConfig::parse("k2-v2-g" + std::to_string(g) + "-reorder-clip-sink5");
     } else {
       config = QuantConfig::parse(o->quant);
