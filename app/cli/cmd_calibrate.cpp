@@ -1,4 +1,7 @@
 // skvq calibrate: per-channel K/V ranges and k-means channel groups (skvq-method.md section 3).
+#include <unistd.h>
+
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -24,11 +27,11 @@ void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--tokenizer", o->tokenizer, "tokenizer file (default: found beside the model)");
   cmd->add_option("--text", o->text, "calibration text")->required();
   cmd->add_option("--max-bytes", o->max_bytes, "read at most this many bytes of the text (0 = all)");
-  cmd->add_option("--samples", o->opt.samples, "N samples")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--samples", o->opt.samples, "N samples")->capture_default_str()->check(kAtLeastOne);
   cmd->add_option("--seq-len", o->opt.seq_len, "L tokens per sample")->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
   cmd->add_option("--group-sizes", o->group_sizes, "comma-separated group sizes to cluster for")->capture_default_str();
   cmd->add_option("--seed", o->opt.seed, "seed for sample positions and k-means")->capture_default_str();
-  cmd->add_option("--restarts", o->opt.kmeans_restarts, "k-means restarts")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--restarts", o->opt.kmeans_restarts, "k-means restarts")->capture_default_str()->check(kAtLeastOne);
   cmd->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
   cmd->add_option("--out", o->out, "calibration file to write (JSON)")->required();
   cmd->callback([o] {
@@ -44,7 +47,16 @@ void add_calibrate_command(CLI::App& app) {
         throw ConfigError("--group-sizes: '" + item + "' is not an integer");
       }
     }
+    {
+      // Fail before calibrating when the output cannot be written.
+      const auto dir = std::filesystem::absolute(o->out).parent_path();
+      if (!std::filesystem::is_directory(dir) || access(dir.c_str(), W_OK) != 0)
+        throw FileError(o->out, "cannot be written (folder " + dir.string() + " is missing or not writable)");
+    }
     LoadedModel lm = load_model_for_eval(o->model, o->tokenizer, o->device);
+    if (o->opt.seq_len > lm.model->config().max_position_embeddings && lm.model->config().max_position_embeddings > 0)
+      std::cerr << "warning: --seq-len " << o->opt.seq_len << " is beyond the model's trained context of "
+                << lm.model->config().max_position_embeddings << " tokens\n";
     const auto tokens = tokenize_text_file(*lm.tokenizer, o->text, o->max_bytes);
     std::cerr << "calibrating " << lm.model->weights().name << " on " << o->text << " (" << tokens.size() << " tokens): "
               << o->opt.samples << " samples x " << o->opt.seq_len << " tokens\n";

@@ -28,8 +28,8 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--model", o->model, "llama2.c .bin file or Hugging Face directory")->required();
   cmd->add_option("--tokenizer", o->tokenizer, "tokenizer file (default: found beside the model)");
   cmd->add_option("--prompt", o->prompt, "prompt text")->capture_default_str();
-  cmd->add_option("--max-new-tokens", o->max_new, "tokens to generate")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-new-tokens", o->max_new, "tokens to generate")->capture_default_str()->check(kAtLeastOne);
+  cmd->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str()->check(CLI::Range(0.0, 100.0));
   cmd->add_option("--top-p", o->top_p, "nucleus sampling threshold in (0, 1]")->capture_default_str()->check(CLI::Range(1e-6, 1.0));
   cmd->add_option("--seed", o->seed, "sampling seed")->capture_default_str();
   cmd->add_option("--quant", o->quant, "KV-cache configuration, e.g. k2-v2-g8-w32-reorder-clip-sink5-fp8")->capture_default_str();
@@ -62,6 +62,10 @@ void add_generate_command(CLI::App& app) {
     sp.top_p = o->top_p;
     sp.seed = o->seed;
     const auto prompt_tokens = lm.tokenizer->encode(o->prompt, true);
+    const int64_t trained = model.config().max_position_embeddings;
+    if (trained > 0 && static_cast<int64_t>(prompt_tokens.size()) + o->max_new > trained)
+      std::cerr << "warning: prompt (" << prompt_tokens.size() << " tokens) + " << o->max_new
+                << " new tokens exceed the model's trained context of " << trained << " tokens\n";
     std::string prompt_text;
     for (size_t i = 1; i < prompt_tokens.size(); ++i) prompt_text += lm.tokenizer->decode_token(prompt_tokens[i - 1], prompt_tokens[i]);
     std::cout << prompt_text << std::flush;

@@ -22,9 +22,9 @@ void add_ppl_command(CLI::App& app) {
   cmd->add_option("--tokenizer", o->job.tokenizer, "tokenizer file (default: found beside the model)");
   cmd->add_option("--text", o->job.text, "evaluation text file")->required();
   cmd->add_option("--ctx-len", o->job.options.ctx_len, "L: tokens per chunk")->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
-  cmd->add_option("--max-bytes", o->job.max_bytes, "read at most this many bytes of the text (0 = all)")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-chunks", o->job.options.max_chunks, "evaluate at most this many chunks (0 = all)")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--batch", o->job.options.batch, "chunks per forward pass (speed; results equal up to float rounding)")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--max-bytes", o->job.max_bytes, "read at most this many bytes of the text (0 = all)")->capture_default_str()->check(kAtLeastZero);
+  cmd->add_option("--max-chunks", o->job.options.max_chunks, "evaluate at most this many chunks (0 = all)")->capture_default_str()->check(kAtLeastZero);
+  cmd->add_option("--batch", o->job.options.batch, "chunks per forward pass (speed; results equal up to float rounding)")->capture_default_str()->check(kAtLeastOne);
   cmd->add_option("--quant", o->job.configs, "configurations (default: fp16 only); fp16 is always evaluated first");
   cmd->add_option("--calib", o->job.calibration, "calibration file (for reorder/smooth)");
   cmd->add_option("--device", o->job.device, "cpu or cuda")->capture_default_str();

@@ -31,3 +31,11 @@ void add_longbench_command(CLI::App& app);
 void add_analyze_command(CLI::App& app);
 
 }  // namespace skvq::cli
+
+namespace skvq::cli {
+
+/// Option checks with readable messages ("Value 0 not in range 1 to 1099511627776").
+inline const CLI::Range kAtLeastOne{int64_t{1}, int64_t{1} << 40};
+inline const CLI::Range kAtLeastZero{int64_t{0}, int64_t{1} << 40};
+
+}  // namespace skvq::cli

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   auto& g = globals();
-  app.add_option("--threads", g.threads, "CPU threads for LibTorch (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", g.threads, "CPU threads for LibTorch (0 = all cores)")->check(kAtLeastZero);
   app.add_option("--db", g.db, "run store (SQLite) path")->capture_default_str();
   app.add_option("--data-dir", g.data_dir, "data directory (default $SKVQ_DATA_DIR or ../shared/data)");
   app.parse_complete_callback([&] {
