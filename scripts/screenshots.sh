@@ -25,7 +25,7 @@ if [ ! -f "$WORK/ready" ]; then
     --quant k3-v3-g16-clip-sink4-fp8 --quant k2-v2-g16-sink4-fp8 --quant k2-v2-g16-clip-sink4-fp8 \
     --quant k2-v2-g8-reorder-clip-sink4-fp8 --quant k2-v2-g16-reorder-clip-sink4-fp8
   "$SKVQ" --db "$DB" needle --model "$MODEL" --quant k2-v2-g16-sink4-fp8 \
-    --lengths 192,256,320,384,448,512 --depths 0,25,50,75,100 --max-new-tokens 16
+    --lengths 256,320,384,448,512 --depths 0,25,50,75,100 --max-new-tokens 16
   "$SKVQ" --db "$DB" analyze --model "$MODEL" --text "$TEXT" --max-tokens 512 --calib "$CALIB" \
     --quant k2-v2-g16-reorder-clip-sink4-fp8
   touch "$WORK/ready"

@@ -51,7 +51,7 @@ const GuiFixture& gui_fixture() {
                                        "--quant", "k2-v2-g16-clip-sink4-fp8",
                                        "--quant", "k2-v2-g16-reorder-clip-sink4-fp8"}) &&
         run(skvq, common + QStringList{"needle", "--model", g.model, "--quant", "k2-v2-g16-sink4-fp8",
-                                       "--lengths", "192,384", "--depths", "0,50,100",
+                                       "--lengths", "256,384", "--depths", "0,50,100",
                                        "--max-new-tokens", "12"}) &&
         run(skvq, common + QStringList{"analyze", "--model", g.model, "--text", g.text,
                                        "--max-tokens", "192", "--calib", g.calibration,

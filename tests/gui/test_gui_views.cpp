@@ -144,7 +144,7 @@ class TestGuiViews : public QObject {
     v->showRuns(runs[0].id, runs[1].id);
     QCOMPARE(v->heatmapA()->rows(), 3);
     QCOMPARE(v->heatmapA()->cols(), 2);
-    QCOMPARE(v->heatmapA()->colLabels(), QStringList({"192", "384"}));
+    QCOMPARE(v->heatmapA()->colLabels(), QStringList({"256", "384"}));
     const auto a = store_->item(runs[0].id, "L384_D50.0")->data;
     const auto b = store_->item(runs[1].id, "L384_D50.0")->data;
     QCOMPARE(v->heatmapA()->value(1, 1), a["rougeL_f"].get<double>());
