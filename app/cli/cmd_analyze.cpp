@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "list_options.h"
 #include "skvq/session.h"
 #include "progress.h"
 #include "skvq/analyze.h"
@@ -18,23 +19,6 @@
 #include "skvq/weights.h"
 
 namespace skvq::cli {
-namespace {
-std::vector<int64_t> int_list(const std::string& s, const std::string& opt) {
-  std::vector<int64_t> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      out.push_back(std::stoll(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw ConfigError(opt + ": \"" + item + "\" is not an integer");
-    }
-  }
-  return out;
-}
-}  // namespace
 
 void add_analyze_command(CLI::App& app) {
   struct Opts {
@@ -90,8 +74,8 @@ void add_analyze_command(CLI::App& app) {
       config = QuantConfig::parse(o->quant);
     }
     AnalyzeOptions opt;
-    opt.sinks = int_list(o->sinks, "--sinks");
-    opt.windows = int_list(o->windows, "--windows");
+    opt.sinks = parse_list<int64_t>(o->sinks, "--sinks");
+    opt.windows = parse_list<int64_t>(o->windows, "--windows");
     Model model(std::move(w));
     auto r = run_analyze(model, tokens, o->text, config, calib ? &*calib : nullptr, store, model_id, calib_id, opt,
                          cancel);

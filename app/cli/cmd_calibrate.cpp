@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "list_options.h"
 #include "progress.h"
 #include "skvq/calibration.h"
 #include "skvq/error.h"
@@ -36,17 +37,7 @@ void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--out", o->out, "calibration file to write (JSON)")->required();
   cmd->callback([o] {
     auto cancel = install_cancel_handler();
-    o->opt.group_sizes.clear();
-    std::stringstream ss(o->group_sizes);
-    for (std::string item; std::getline(ss, item, ',');) {
-      try {
-        size_t used = 0;
-        o->opt.group_sizes.push_back(std::stoll(item, &used));
-        if (used != item.size()) throw std::invalid_argument(item);
-      } catch (const std::exception&) {
-        throw ConfigError("--group-sizes: '" + item + "' is not an integer");
-      }
-    }
+    o->opt.group_sizes = parse_list<int64_t>(o->group_sizes, "--group-sizes");
     {
       // Fail before calibrating when the output cannot be written.
       const auto dir = std::filesystem::absolute(o->out).parent_path();

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "list_options.h"
 #include "skvq/session.h"
 #include "progress.h"
 #include "skvq/calibration.h"
@@ -17,41 +18,6 @@
 #include "skvq/weights.h"
 
 namespace skvq::cli {
-namespace {
-
-std::vector<int64_t> parse_int_list(const std::string& s, const std::string& opt) {
-  std::vector<int64_t> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      out.push_back(std::stoll(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw ConfigError(opt + ": \"" + item + "\" is not an integer");
-    }
-  }
-  return out;
-}
-
-std::vector<double> parse_double_list(const std::string& s, const std::string& opt) {
-  std::vector<double> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      out.push_back(std::stod(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw ConfigError(opt + ": \"" + item + "\" is not a number");
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 void add_needle_command(CLI::App& app) {
   struct Opts {
@@ -121,14 +87,14 @@ void add_needle_command(CLI::App& app) {
       opt.buffer_tokens = std::max<int64_t>(std::min<int64_t>(200, mc.max_position_embeddings / 8), overhead);
     }
     if (!o->lengths.empty()) {
-      opt.context_lengths = parse_int_list(o->lengths, "--lengths");
+      opt.context_lengths = parse_list<int64_t>(o->lengths, "--lengths");
     } else if (o->min_len > 0 && o->max_len > 0 && o->len_steps > 0) {
       opt.context_lengths = linear_lengths(o->min_len, o->max_len, o->len_steps);
     } else {
       throw ConfigError("needle: give --lengths or --min-len, --max-len and --len-steps");
     }
     if (!o->depths.empty()) {
-      opt.depth_percents = parse_double_list(o->depths, "--depths");
+      opt.depth_percents = parse_list<double>(o->depths, "--depths");
     } else {
       opt.depth_percents = depth_percent_grid(o->depth_min, o->depth_max,
                                               o->depth_steps > 0 ? o->depth_steps : 5, o->spacing);
