@@ -1,11 +1,11 @@
 // Hugging Face tokenizer: encoding (added-token split, sentencepiece / byte-level segments), the
 // BPE merge engine, decoding, and load_hf_tokenizer. Overview of the two BPE kinds: tokenizer_hf.h.
 #include <memory>
-#include <queue>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "model/bpe_merge.h"
 #include "model/tokenizer_hf.h"
 #include "skvq/error.h"
 #include "skvq/tokenizer.h"
@@ -155,49 +155,14 @@ std::vector<int32_t> HfTokenizer::bpe_word(const std::string& w) const {
 }
 
 void HfTokenizer::merge(std::vector<int32_t>& ids) const {
-  const int n = static_cast<int>(ids.size());
-  if (n < 2 || merges_.empty()) return;
-  std::vector<int> next(n), prev(n);
-  for (int i = 0; i < n; ++i) {
-    next[i] = i + 1 < n ? i + 1 : -1;
-    prev[i] = i - 1;
-  }
-  struct Cand {
-    int32_t rank;
-    int left, right;
-    int32_t left_id, right_id, merged;
-  };
-  auto worse = [](const Cand& x, const Cand& y) {
-    if (x.rank != y.rank) return x.rank > y.rank;
-    return x.left > y.left;
-  };
-  std::priority_queue<Cand, std::vector<Cand>, decltype(worse)> heap(worse);
-  auto push = [&](int l) {
-    if (l < 0) return;
-    const int r = next[l];
-    if (r < 0) return;
-    auto it = merges_.find(pair_key(ids[l], ids[r]));
-    if (it == merges_.end()) return;
-    heap.push({it->second.rank, l, r, ids[l], ids[r], it->second.merged});
-  };
-  for (int i = 0; i + 1 < n; ++i) push(i);
-  std::vector<char> alive(n, 1);
-  while (!heap.empty()) {
-    Cand c = heap.top();
-    heap.pop();
-    if (!alive[c.left] || !alive[c.right] || next[c.left] != c.right ||
-        ids[c.left] != c.left_id || ids[c.right] != c.right_id)
-      continue;
-    ids[c.left] = c.merged;
-    alive[c.right] = 0;
-    next[c.left] = next[c.right];
-    if (next[c.right] >= 0) prev[next[c.right]] = c.left;
-    push(prev[c.left]);
-    push(c.left);
-  }
-  int w = 0;
-  for (int i = 0; i >= 0; i = next[i]) ids[w++] = ids[i];
-  ids.resize(w);
+  if (merges_.empty()) return;
+  bpe_merge(ids, [&](int32_t l, int32_t r, double* priority, int32_t* merged) {
+    auto it = merges_.find(pair_key(l, r));
+    if (it == merges_.end()) return false;
+    *priority = -static_cast<double>(it->second.rank);  // lower rank merges first
+    *merged = it->second.merged;
+    return true;
+  });
 }
 
 }  // namespace hf

@@ -5,11 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <queue>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "model/bpe_merge.h"
 #include "skvq/common.h"
 #include "skvq/error.h"
 #include "skvq/tokenizer.h"
@@ -165,49 +165,13 @@ class Llama2cTokenizer final : public Tokenizer {
   // Repeatedly merges the adjacent pair whose merged piece has the highest score, leftmost
   // first (run.c's loop), using a heap of candidate pairs over a linked list of symbols.
   void merge(std::vector<int32_t>& ids) const {
-    const int n = static_cast<int>(ids.size());
-    if (n < 2) return;
-    std::vector<int> next(n), prev(n);
-    for (int i = 0; i < n; ++i) {
-      next[i] = i + 1 < n ? i + 1 : -1;
-      prev[i] = i - 1;
-    }
-    struct Cand {
-      float score;
-      int left, right;
-      int32_t left_id, right_id, merged;
-    };
-    auto worse = [](const Cand& x, const Cand& y) {
-      if (x.score != y.score) return x.score < y.score;
-      return x.left > y.left;
-    };
-    std::priority_queue<Cand, std::vector<Cand>, decltype(worse)> heap(worse);
-    auto push = [&](int l) {
-      if (l < 0) return;
-      const int r = next[l];
-      if (r < 0) return;
-      auto it = merges_.find(pair_key(ids[l], ids[r]));
-      if (it == merges_.end()) return;
-      heap.push({scores_[it->second], l, r, ids[l], ids[r], it->second});
-    };
-    for (int i = 0; i + 1 < n; ++i) push(i);
-    std::vector<char> alive(n, 1);
-    while (!heap.empty()) {
-      Cand c = heap.top();
-      heap.pop();
-      if (!alive[c.left] || !alive[c.right] || next[c.left] != c.right ||
-          ids[c.left] != c.left_id || ids[c.right] != c.right_id)
-        continue;  // stale
-      ids[c.left] = c.merged;
-      alive[c.right] = 0;
-      next[c.left] = next[c.right];
-      if (next[c.right] >= 0) prev[next[c.right]] = c.left;
-      push(prev[c.left]);
-      push(c.left);
-    }
-    int w = 0;
-    for (int i = 0; i >= 0; i = next[i]) ids[w++] = ids[i];
-    ids.resize(w);
+    bpe_merge(ids, [&](int32_t l, int32_t r, double* priority, int32_t* merged) {
+      auto it = merges_.find(pair_key(l, r));
+      if (it == merges_.end()) return false;
+      *priority = scores_[it->second];
+      *merged = it->second;
+      return true;
+    });
   }
 
   std::vector<std::string> pieces_;
