@@ -79,9 +79,7 @@ void add_needle_command(CLI::App& app) {
       // Default: the protocol's ~200 tokens (an eighth of a short context), but never less than
       // the prompt template with the question plus the answer, so a cell's prompt and answer
       // fit in its context length.
-      std::string shell = opt.prompt_template;
-      for (const auto& [key, value] : {std::pair<std::string, std::string>{"{context}", ""}, {"{question}", opt.question}})
-        if (auto at = shell.find(key); at != std::string::npos) shell.replace(at, key.size(), value);
+      const std::string shell = fill_needle_template(opt.prompt_template, "", opt.question);
       // (+8: the text at the joins of template, haystack and needle can tokenize a little longer)
       const int64_t overhead = static_cast<int64_t>(tok->encode(shell, true).size()) + opt.max_new_tokens + 8;
       opt.buffer_tokens = std::max<int64_t>(std::min<int64_t>(200, mc.max_position_embeddings / 8), overhead);

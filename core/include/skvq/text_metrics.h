@@ -3,10 +3,18 @@
 // small helpers they share: middle truncation of a token sequence and log-spaced distance bins.
 // The scores follow the LongBench reference scorer (metrics.py) and the rouge_score package.
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace skvq {
+
+/// Replaces every "{name}" of `tmpl` that `values` names (pairs of "{name}" and text), left to
+/// right in one pass: inserted text is never scanned again. Unknown braces stay as they are.
+std::string fill_placeholders(const std::string& tmpl,
+                              std::initializer_list<std::pair<std::string_view, std::string_view>> values);
 
 /// SQuAD/LongBench answer normalization: lower-case (ASCII), remove ASCII punctuation, replace
 /// the articles "a", "an", "the" (whole words) by spaces, collapse whitespace to single spaces

@@ -117,24 +117,6 @@ int64_t for_each_record(const std::string& path, Fn fn) {
 
 std::string stem(const std::string& path) { return fs::path(path).stem().string(); }
 
-std::string replace_all_placeholders(const std::string& tmpl, const std::string& context,
-                                     const std::string& input) {
-  std::string out;
-  size_t i = 0;
-  while (i < tmpl.size()) {
-    if (tmpl.compare(i, 9, "{context}") == 0) {
-      out += context;
-      i += 9;
-    } else if (tmpl.compare(i, 7, "{input}") == 0) {
-      out += input;
-      i += 7;
-    } else {
-      out += tmpl[i++];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 EvalSamples load_longbench_jsonl(const std::string& path) {
@@ -297,7 +279,7 @@ double score_sample(const TaskSpec& spec, const std::string& prediction, const E
 }
 
 std::string fill_task_template(const std::string& tmpl, const EvalSample& s) {
-  return replace_all_placeholders(tmpl, s.context, s.input);
+  return fill_placeholders(tmpl, {{"{context}", s.context}, {"{input}", s.input}});
 }
 
 std::vector<LongBenchSummary> run_longbench(

@@ -141,20 +141,7 @@ NeedleContext build_needle_context(const Tokenizer& tok, const std::vector<int32
 
 std::string fill_needle_template(const std::string& tmpl, const std::string& context,
                                  const std::string& question) {
-  std::string out;
-  size_t i = 0;
-  while (i < tmpl.size()) {
-    if (tmpl.compare(i, 9, "{context}") == 0) {
-      out += context;
-      i += 9;
-    } else if (tmpl.compare(i, 10, "{question}") == 0) {
-      out += question;
-      i += 10;
-    } else {
-      out += tmpl[i++];
-    }
-  }
-  return out;
+  return fill_placeholders(tmpl, {{"{context}", context}, {"{question}", question}});
 }
 
 NeedleScores score_needle_response(const std::string& response, const NeedleOptions& opt,

@@ -62,6 +62,25 @@ double f_from_pr(double p, double r) { return p + r > 0 ? 2 * p * r / (p + r) : 
 
 }  // namespace
 
+std::string fill_placeholders(const std::string& tmpl,
+                              std::initializer_list<std::pair<std::string_view, std::string_view>> values) {
+  std::string out;
+  size_t i = 0;
+  while (i < tmpl.size()) {
+    bool replaced = false;
+    for (const auto& [key, value] : values) {
+      if (tmpl.compare(i, key.size(), key) == 0) {
+        out += value;
+        i += key.size();
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += tmpl[i++];
+  }
+  return out;
+}
+
 std::string normalize_answer(const std::string& s) {
   std::string t;
   t.reserve(s.size());
