@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "skvq/chat_template.h"
 #include "skvq/common.h"
 #include "skvq/quant_config.h"
 
@@ -96,7 +97,20 @@ std::string fill_task_template(const std::string& tmpl, const EvalSample& s);
 struct LongBenchOptions {
   int64_t max_samples = 0;        ///< per task, 0 = all
   int64_t max_prompt_tokens = 0;  ///< prompt + answer limit; 0 = the model's max_position_embeddings
+  /// Chat template around each filled task prompt (parse_chat_template_option): "auto" = the
+  /// model's template when it has a recognised one, plain text otherwise; "none"; or a family.
+  std::string chat_template = "auto";
 };
+
+/// A sample's prompt tokens (BOS first where the tokenizer adds it): the task template filled
+/// with the sample (fill_task_template) as the user message of `chat` (apply_chat_template with
+/// the model's template text tok.chat_template(), no system message). When that is longer than
+/// `max_prompt` tokens the filled task prompt is truncated in the middle, as LongBench does
+/// before it applies the chat template, so that the template tokens are kept whole and the
+/// result has at most `max_prompt` tokens. `truncated` (optional) is set when it was cut.
+std::vector<int32_t> longbench_prompt_tokens(const Tokenizer& tok, ChatFamily chat, const TaskSpec& spec,
+                                             const EvalSample& s, int64_t max_prompt,
+                                             bool* truncated = nullptr);
 
 /// Result of one configuration.
 struct LongBenchSummary {
@@ -107,11 +121,13 @@ struct LongBenchSummary {
 };
 
 /// Runs every configuration over the samples (kind "longbench", one run per configuration,
-/// status "running" then "done"). The prompt (BOS first) is truncated in the middle to
-/// max_prompt_tokens - task.max_new_tokens tokens, answered greedily with a
+/// status "running" then "done"). The prompt (longbench_prompt_tokens with the chat family of
+/// opt.chat_template) has at most max_prompt_tokens - task.max_new_tokens tokens, is answered
+/// greedily with a
 /// FakeQuantKVCache(full_prefill = true), scored by score_sample and stored as item
 /// "<task>/<index>" {"task", "index", "prediction", "answers", "score" (0..1), "metric"}.
 /// Task scores are 100 x the mean sample score (LongBench's scale); "average" is their mean.
+/// The run's params hold "chat_template" (family name) when a chat template is applied.
 /// Stored samples of a run with the same identity are skipped. `data_path`/`data_sha256` name
 /// the data files. Throws ConfigError for a task missing from `tasks`, StoreError, Cancelled.
 std::vector<LongBenchSummary> run_longbench(

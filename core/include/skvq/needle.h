@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "skvq/chat_template.h"
 #include "skvq/common.h"
 #include "skvq/quant_config.h"
 
@@ -43,13 +44,22 @@ struct NeedleOptions {
   std::vector<double> depth_percents;            ///< each in [0, 100]
   int64_t buffer_tokens = 200;  ///< haystack + needle = context_length - buffer_tokens tokens
   int64_t max_new_tokens = 32;  ///< greedy answer length limit
+  /// Chat template around the filled prompt (parse_chat_template_option): "auto" = the model's
+  /// template when it has a recognised one, plain text otherwise; "none"; or a family name.
+  std::string chat_template = "auto";
 
   /// Throws ConfigError for an empty grid, a depth outside 0..100, a length <= buffer_tokens,
-  /// negative buffer, max_new_tokens < 1, or a template without "{context}".
+  /// negative buffer, max_new_tokens < 1, a template without "{context}" or an unknown
+  /// chat template name.
   void validate() const;
   /// The run's params JSON: {"context_lengths", "depth_percents", "needle", "question",
-  /// "max_new_tokens", "haystack_dir"} plus "key_phrase", "template", "buffer_tokens".
-  nlohmann::json params() const;
+  /// "max_new_tokens", "haystack_dir"} plus "key_phrase", "template", "buffer_tokens", and
+  /// "chat_template" (the family name, e.g. "chatml") when `chat` is not None (left out for
+  /// plain prompts, so runs stored before chat templates existed still resume).
+  nlohmann::json params(ChatFamily chat = ChatFamily::None) const;
+  /// The chat family these options give with `tok`: parse_chat_template_option(chat_template,
+  /// tok.chat_template()). Throws ConfigError for an unknown name.
+  ChatFamily chat_family(const Tokenizer& tok) const;
 };
 
 /// The essays of `dir` concatenated in sorted file-name order (only regular files ending in
@@ -93,6 +103,12 @@ NeedleContext build_needle_context(const Tokenizer& tok, const std::vector<int32
 std::string fill_needle_template(const std::string& tmpl, const std::string& context,
                                  const std::string& question);
 
+/// A cell's whole prompt text: fill_needle_template(opt.prompt_template, context, opt.question)
+/// as the user message of the chat template opt.chat_family(tok) (no system message; the
+/// template's default system message where it has one). Encode it with add_bos = true. With an
+/// empty `context` its token count is the prompt's overhead around the haystack.
+std::string needle_prompt_text(const NeedleOptions& opt, const Tokenizer& tok, const std::string& context);
+
 /// Scores of one cell.
 struct NeedleScores {
   double rouge1_f = 0, rougeL_f = 0;  ///< against the needle sentence
@@ -117,6 +133,7 @@ struct NeedleRunSummary {
 };
 
 /// Runs the grid for every configuration and stores each cell as it finishes (kind "needle",
+/// prompt needle_prompt_text(opt, tok, haystack with needle) encoded with BOS,
 /// status "running", then "done" with the metrics). The unquantized reference runs first
 /// (added when `configs` has none, and stored as its own run) so that each quantized cell gets
 /// its agreement score. A run with the same identity (model, calibration, config, haystack

@@ -282,6 +282,26 @@ std::string fill_task_template(const std::string& tmpl, const EvalSample& s) {
   return fill_placeholders(tmpl, {{"{context}", s.context}, {"{input}", s.input}});
 }
 
+std::vector<int32_t> longbench_prompt_tokens(const Tokenizer& tok, ChatFamily chat, const TaskSpec& spec,
+                                             const EvalSample& s, int64_t max_prompt, bool* truncated) {
+  if (truncated) *truncated = false;
+  const std::string& tmpl_text = tok.chat_template();
+  const std::string user = fill_task_template(spec.prompt_template, s);
+  auto prompt = tok.encode(apply_chat_template(chat, tmpl_text, "", user), true);
+  if (static_cast<int64_t>(prompt.size()) <= max_prompt) return prompt;
+  if (truncated) *truncated = true;
+  if (chat == ChatFamily::None) return truncate_middle(prompt, max_prompt);
+  // Cut the task prompt (not the chat template) to the room the template leaves, then wrap it.
+  const int64_t overhead =
+      static_cast<int64_t>(tok.encode(apply_chat_template(chat, tmpl_text, "", ""), true).size());
+  const int64_t room = std::max<int64_t>(1, max_prompt - overhead);
+  const std::string cut = tok.decode(truncate_middle(tok.encode(user, false), room));
+  prompt = tok.encode(apply_chat_template(chat, tmpl_text, "", cut), true);
+  // Text at the joins can tokenize a little longer; the limit is a hard one.
+  if (static_cast<int64_t>(prompt.size()) > max_prompt) prompt = truncate_middle(prompt, max_prompt);
+  return prompt;
+}
+
 std::vector<LongBenchSummary> run_longbench(
     const Model& model, const Tokenizer& tok, const std::vector<QuantConfig>& configs,
     const Calibration* calib, RunStore& store, int64_t model_id,
@@ -312,10 +332,13 @@ std::vector<LongBenchSummary> run_longbench(
 
   TaskTable used;
   for (const auto& t : task_order) used[t] = tasks.at(t);
-  const nlohmann::json params = {{"tasks", task_order},
-                                 {"max_samples", opt.max_samples},
-                                 {"max_prompt_tokens", limit},
-                                 {"task_table_sha256", sha256_hex(task_table_json(used).dump())}};
+  const ChatFamily chat = parse_chat_template_option(opt.chat_template, tok.chat_template());
+  nlohmann::json params = {{"tasks", task_order},
+                           {"max_samples", opt.max_samples},
+                           {"max_prompt_tokens", limit},
+                           {"task_table_sha256", sha256_hex(task_table_json(used).dump())}};
+  // Only when a template is applied, so runs stored before chat templates existed still resume.
+  if (chat != ChatFamily::None) params["chat_template"] = chat_family_name(chat);
 
   std::vector<QuantConfig> order;
   std::set<std::string> seen;
@@ -362,12 +385,9 @@ std::vector<LongBenchSummary> run_longbench(
           ++sum.skipped;
         } else {
           const TaskSpec& spec = tasks.at(s->task);
-          auto prompt = tok.encode(fill_task_template(spec.prompt_template, *s), true);
-          const int64_t max_prompt = limit - spec.max_new_tokens;
-          if (static_cast<int64_t>(prompt.size()) > max_prompt) {
-            prompt = truncate_middle(prompt, max_prompt);
-            ++truncated;
-          }
+          bool cut = false;
+          auto prompt = longbench_prompt_tokens(tok, chat, spec, *s, limit - spec.max_new_tokens, &cut);
+          if (cut) ++truncated;
           FakeQuantKVCache cache(mc, cfg, layouts[ci], 1, /*full_prefill=*/true);
           SamplingParams sp;
           sp.max_new_tokens = spec.max_new_tokens;

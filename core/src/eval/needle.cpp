@@ -37,14 +37,26 @@ void NeedleOptions::validate() const {
   if (prompt_template.find("{context}") == std::string::npos)
     throw ConfigError("needle: the prompt template has no {context}");
   if (needle.empty()) throw ConfigError("needle: empty needle");
+  parse_chat_template_option(chat_template, "");  // throws for an unknown name
 }
 
-nlohmann::json NeedleOptions::params() const {
-  return {{"context_lengths", context_lengths}, {"depth_percents", depth_percents},
-          {"needle", needle},                   {"question", question},
-          {"max_new_tokens", max_new_tokens},   {"haystack_dir", haystack_dir},
-          {"key_phrase", key_phrase},           {"template", prompt_template},
-          {"buffer_tokens", buffer_tokens}};
+nlohmann::json NeedleOptions::params(ChatFamily chat) const {
+  nlohmann::json p = {{"context_lengths", context_lengths}, {"depth_percents", depth_percents},
+                      {"needle", needle},                   {"question", question},
+                      {"max_new_tokens", max_new_tokens},   {"haystack_dir", haystack_dir},
+                      {"key_phrase", key_phrase},           {"template", prompt_template},
+                      {"buffer_tokens", buffer_tokens}};
+  if (chat != ChatFamily::None) p["chat_template"] = chat_family_name(chat);
+  return p;
+}
+
+ChatFamily NeedleOptions::chat_family(const Tokenizer& tok) const {
+  return parse_chat_template_option(chat_template, tok.chat_template());
+}
+
+std::string needle_prompt_text(const NeedleOptions& opt, const Tokenizer& tok, const std::string& context) {
+  const std::string user = fill_needle_template(opt.prompt_template, context, opt.question);
+  return apply_chat_template(opt.chat_family(tok), tok.chat_template(), "", user);
 }
 
 std::string load_haystack(const std::string& dir) {
@@ -248,7 +260,7 @@ std::vector<NeedleRunSummary> run_needle(const Model& model, const Tokenizer& to
       if (std::any_of(cells.begin(), cells.end(), [&](const Cell& c) { return c.key == key; }))
         continue;
       auto ctx = build_needle_context(tok, hay_tokens, needle_tokens, L, opt.buffer_tokens, D);
-      std::string prompt = fill_needle_template(opt.prompt_template, tok.decode(ctx.tokens), opt.question);
+      const std::string prompt = needle_prompt_text(opt, tok, tok.decode(ctx.tokens));
       Cell cell{L, D, key, tok.encode(prompt, true)};
       const int64_t total = static_cast<int64_t>(cell.prompt.size()) + opt.max_new_tokens;
       if (total > mc.max_position_embeddings && !warned) {
@@ -265,7 +277,7 @@ std::vector<NeedleRunSummary> run_needle(const Model& model, const Tokenizer& to
     }
   }
 
-  const nlohmann::json params = opt.params();
+  const nlohmann::json params = opt.params(opt.chat_family(tok));
   const int64_t total_cells = static_cast<int64_t>(cells.size() * order.size());
   int64_t done_cells = 0;
   std::map<std::string, std::string> fp_responses;  // cell key -> unquantized answer
