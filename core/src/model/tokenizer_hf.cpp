@@ -15,7 +15,7 @@ namespace hf {
 
 std::vector<int32_t> HfTokenizer::encode(const std::string& text, bool add_bos) const {
   std::vector<int32_t> out;
-  if (add_bos && bos_ >= 0) out.push_back(bos_);
+  if (add_bos && adds_bos()) out.push_back(bos_);
   std::unordered_map<std::string, std::vector<int32_t>> cache;
   bool first = true;
   size_t seg = 0;
@@ -82,11 +82,12 @@ void HfTokenizer::encode_segment(const std::string& raw, bool first, std::vector
     std::string text = raw;
     if (add_prefix_space_ && text[0] != ' ') text.insert(text.begin(), ' ');
     for (const auto& [from, to] : replaces_) text = replace_all(text, from, to);
-    std::vector<std::string> words;
-    if (split_ == Split::None)
-      words.push_back(text);
-    else
-      words = pre_split(text, split_, max_digits_);
+    std::vector<std::string> words{text}, next;
+    for (const auto& splitter : splitters_) {
+      next.clear();
+      for (const std::string& piece : words) splitter->split(piece, next);
+      words.swap(next);
+    }
     for (const std::string& w : words) {
       auto c = cache.find(w);
       if (c == cache.end()) {
@@ -169,6 +170,12 @@ void HfTokenizer::merge(std::vector<int32_t>& ids) const {
 
 std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& tokenizer_json_path) {
   return std::make_unique<hf::HfTokenizer>(tokenizer_json_path);
+}
+
+std::unique_ptr<Tokenizer> make_hf_tokenizer(const nlohmann::json& tokenizer_json,
+                                             const nlohmann::json& tokenizer_config,
+                                             const std::string& source) {
+  return std::make_unique<hf::HfTokenizer>(tokenizer_json, tokenizer_config, source);
 }
 
 }  // namespace skvq

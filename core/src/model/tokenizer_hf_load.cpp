@@ -1,6 +1,7 @@
 // Hugging Face tokenizer: tokenizer.json parsing (vocabulary, added tokens, merges, normalizer and
 // pre-tokenizer settings, byte tokens / GPT-2 byte mapping) and tokenizer_config.json specials.
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -39,7 +40,28 @@ HfTokenizer::HfTokenizer(const std::string& path) : path_(path) {
   } catch (const json::exception& e) {
     throw FileError(path, std::string("unexpected tokenizer.json content: ") + e.what());
   }
-  load_special_tokens();
+  namespace fs = std::filesystem;
+  const fs::path cfg = fs::path(path_).parent_path() / "tokenizer_config.json";
+  std::error_code ec;
+  if (fs::is_regular_file(cfg, ec)) {
+    load_special_tokens(parse_json_file(cfg.string()), cfg.string());
+  } else {
+    guess_special_tokens();
+  }
+  const fs::path jinja = fs::path(path_).parent_path() / "chat_template.jinja";
+  if (chat_template_.empty() && fs::is_regular_file(jinja, ec)) chat_template_ = read_file(jinja.string());
+}
+
+HfTokenizer::HfTokenizer(const json& root, const json& config, const std::string& source) : path_(source) {
+  try {
+    load(root);
+  } catch (const json::exception& e) {
+    throw FileError(source, std::string("unexpected tokenizer content: ") + e.what());
+  }
+  if (config.is_object())
+    load_special_tokens(config, source);
+  else
+    guess_special_tokens();
 }
 
 void HfTokenizer::load(const json& root) {
@@ -176,7 +198,7 @@ void HfTokenizer::load(const json& root) {
       ++rank;
     }
     for (auto& [key, m] : list) {
-      Merge eff{best_rank.at(m.merged), m.merged};
+      Merge eff{byte_level_ ? m.rank : best_rank.at(m.merged), m.merged};
       merges_.emplace(key, eff);  // the first (best) rank of a pair wins
     }
   }
@@ -208,20 +230,28 @@ void HfTokenizer::read_pre_tokenizer(const json& p) {
     for (const json& s : p.at("pretokenizers")) read_pre_tokenizer(s);
   } else if (type == "Split") {
     const json& pat = p.at("pattern");
-    std::string re = pat.contains("Regex") ? pat["Regex"].get<std::string>() : std::string();
-    if (re.empty()) throw FileError(path_, "Split pre-tokenizer without a regex is not supported");
-    if (re.find(" ?\\p{L}+") != std::string::npos) {  // the GPT-2 pattern itself
-      split_ = Split::Gpt2;
-    } else {
-      split_ = Split::Llama3;
-      max_digits_ = re.find("\\p{N}{1,3}") != std::string::npos ? 3
-                    : re.find("\\p{N}+") != std::string::npos   ? (1 << 30)
-                                                                  : 1;
+    std::string re;
+    if (pat.contains("Regex")) {
+      re = pat["Regex"].get<std::string>();
+    } else if (pat.contains("String")) {
+      for (char ch : pat["String"].get<std::string>()) {  // a literal: escape every ASCII punctuation
+        if (std::ispunct(static_cast<unsigned char>(ch))) re += '\\';
+        re += ch;
+      }
     }
+    if (re.empty()) throw FileError(path_, "Split pre-tokenizer without a pattern");
+    const std::string behavior = p.value("behavior", std::string("Isolated"));
+    if (behavior != "Isolated" || p.value("invert", false))
+      throw FileError(path_, "Split pre-tokenizer behaviour '" + behavior + "'" +
+                                 (p.value("invert", false) ? " (inverted)" : "") + " is not supported (Isolated only)");
+    add_splitter(re);
   } else if (type == "ByteLevel") {
     byte_level_ = true;
     add_prefix_space_ = p.value("add_prefix_space", false);
-    if (p.value("use_regex", true) && split_ == Split::None) split_ = Split::Gpt2;
+    if (p.value("use_regex", true)) add_splitter(kGpt2Pattern);
+  } else if (type == "Digits") {
+    // Hugging Face splits off ASCII digits: one by one, or runs of them.
+    add_splitter(p.value("individual_digits", false) ? "[0-9]" : "[0-9]+");
   } else if (type == "Metaspace") {
     metaspace_ = true;
     meta_repl_ = p.value("replacement", std::string(kMeta));
@@ -229,48 +259,45 @@ void HfTokenizer::read_pre_tokenizer(const json& p) {
     if (scheme.empty()) scheme = p.value("add_prefix_space", true) ? "always" : "never";
     meta_scheme_ = scheme;
     meta_split_ = p.value("split", true);
-  } else if (type == "Digits" || type == "Punctuation" || type == "Whitespace" ||
-             type == "WhitespaceSplit") {
-    throw FileError(path_, "unsupported pre-tokenizer type '" + type + "'");
   } else {
     throw FileError(path_, "unsupported pre-tokenizer type '" + type + "'");
   }
 }
 
-void HfTokenizer::load_special_tokens() {
-  namespace fs = std::filesystem;
-  const fs::path cfg = fs::path(path_).parent_path() / "tokenizer_config.json";
+void HfTokenizer::add_splitter(const std::string& pattern) {
+  try {
+    splitters_.push_back(std::make_shared<RegexSplitter>(pattern));
+  } catch (const std::invalid_argument& e) {
+    throw FileError(path_, std::string("pre-tokenizer ") + e.what());
+  }
+}
+
+void HfTokenizer::load_special_tokens(const json& c, const std::string& cfg) {
   std::string bos, eos;
-  bool have_cfg = false;
-  std::error_code ec;
-  if (fs::is_regular_file(cfg, ec)) {
-    const json c = parse_json_file(cfg.string());
-    have_cfg = true;
-    if (c.contains("bos_token") && !c["bos_token"].is_null())
-      bos = token_string(c["bos_token"], cfg.string(), "bos_token");
-    if (c.contains("eos_token") && !c["eos_token"].is_null())
-      eos = token_string(c["eos_token"], cfg.string(), "eos_token");
-    auto find = [&](const std::string& s, const char* what) {
-      if (s.empty()) return -1;
+  if (c.contains("bos_token") && !c["bos_token"].is_null()) bos = token_string(c["bos_token"], cfg, "bos_token");
+  if (c.contains("eos_token") && !c["eos_token"].is_null()) eos = token_string(c["eos_token"], cfg, "eos_token");
+  auto find = [&](const std::string& s, const char* what) {
+    if (s.empty()) return -1;
+    auto it = vocab_.find(s);
+    if (it == vocab_.end()) throw FileError(cfg, std::string(what) + " \"" + s + "\" is not in " + path_);
+    return it->second;
+  };
+  bos_ = find(bos, "bos_token");
+  eos_ = find(eos, "eos_token");
+  if (c.contains("add_bos_token") && c["add_bos_token"].is_boolean()) add_bos_token_ = c["add_bos_token"].get<bool>();
+  if (c.contains("chat_template") && c["chat_template"].is_string()) chat_template_ = c["chat_template"].get<std::string>();
+}
+
+void HfTokenizer::guess_special_tokens() {
+  auto first_of = [&](std::initializer_list<const char*> names) {
+    for (const char* s : names) {
       auto it = vocab_.find(s);
-      if (it == vocab_.end())
-        throw FileError(cfg.string(), std::string(what) + " \"" + s + "\" is not in " + path_);
-      return it->second;
-    };
-    bos_ = find(bos, "bos_token");
-    eos_ = find(eos, "eos_token");
-  }
-  if (!have_cfg) {
-    auto first_of = [&](std::initializer_list<const char*> names) {
-      for (const char* s : names) {
-        auto it = vocab_.find(s);
-        if (it != vocab_.end()) return it->second;
-      }
-      return -1;
-    };
-    bos_ = first_of({"<s>", "<|begin_of_text|>", "<bos>"});
-    eos_ = first_of({"</s>", "<|end_of_text|>", "<|endoftext|>", "<eos>"});
-  }
+      if (it != vocab_.end()) return it->second;
+    }
+    return -1;
+  };
+  bos_ = first_of({"<s>", "<|begin_of_text|>", "<bos>"});
+  eos_ = first_of({"</s>", "<|end_of_text|>", "<|endoftext|>", "<eos>"});
 }
 
 }  // namespace skvq::hf
