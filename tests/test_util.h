@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the tests: where the data and the built programs are.
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <stdlib.h>
 
@@ -24,4 +25,32 @@ inline std::string temp_dir(const std::string& name) {
   return made ? std::string(made) : std::string();
 }
 
+/// The model cache of scripts/fetch-models.sh: $SKVQ_MODELS_DIR, else ~/.cache/skvq/models.
+inline std::string models_dir() {
+  const char* env = std::getenv("SKVQ_MODELS_DIR");
+  if (env && *env) return env;
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/root") + "/.cache/skvq/models";
+}
+/// SmolLM2-135M-Instruct Q4_1 GGUF in the model cache (may be missing).
+inline std::string smollm2_model() { return models_dir() + "/SmolLM2-135M-Instruct.Q4_1.gguf"; }
+/// Whether a missing real model must fail the test (SKVQ_REQUIRE_MODELS=1, set by scripts/test.sh).
+inline bool models_required() {
+  const char* env = std::getenv("SKVQ_REQUIRE_MODELS");
+  return env && std::string(env) == "1";
+}
+/// Committed reference outputs (tests/reference).
+inline std::string reference(const std::string& rel) { return std::string(SKVQ_REFERENCE_DIR) + "/" + rel; }
+
 }  // namespace skvq::test
+
+/// Skips the test when the SmolLM2 GGUF is not in the model cache, or fails it when
+/// SKVQ_REQUIRE_MODELS=1 (CI fetches the model first).
+#define SKVQ_REQUIRE_SMOLLM2()                                                                        \
+  do {                                                                                                \
+    if (!std::ifstream(skvq::test::smollm2_model()).good()) {                                         \
+      if (skvq::test::models_required()) FAIL() << "missing " << skvq::test::smollm2_model();         \
+      GTEST_SKIP() << "SmolLM2 not in the model cache (" << skvq::test::smollm2_model()               \
+                   << "); run scripts/fetch-models.sh";                                               \
+    }                                                                                                 \
+  } while (0)

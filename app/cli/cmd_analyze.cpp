@@ -39,7 +39,7 @@ void add_analyze_command(CLI::App& app) {
   cmd->add_flag("--json", o->json, "print one JSON object on stdout");
   cmd->callback([o] {
     auto cancel = install_cancel_handler();
-    ModelWeights w = load_model(o->model);
+    ModelWeights w = load_model(o->model, resolve_model_dtype(globals().dtype, o->model));
     auto tok = load_tokenizer_for(o->model, o->tokenizer, static_cast<int32_t>(w.config.vocab_size));
     RunStore store(globals().db);
     const int64_t model_id = register_model(store, w);

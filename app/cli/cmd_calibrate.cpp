@@ -44,7 +44,7 @@ void add_calibrate_command(CLI::App& app) {
       if (!std::filesystem::is_directory(dir) || access(dir.c_str(), W_OK) != 0)
         throw FileError(o->out, "cannot be written (folder " + dir.string() + " is missing or not writable)");
     }
-    LoadedModel lm = load_model_for_eval(o->model, o->tokenizer, o->device);
+    LoadedModel lm = load_model_for_eval(o->model, o->tokenizer, o->device, globals().dtype);
     if (o->opt.seq_len > lm.model->config().max_position_embeddings && lm.model->config().max_position_embeddings > 0)
       std::cerr << "warning: --seq-len " << o->opt.seq_len << " is beyond the model's trained context of "
                 << lm.model->config().max_position_embeddings << " tokens\n";

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "commands.h"
+#include "skvq/session.h"
 #include "skvq/error.h"
 #include "skvq/tokenizer.h"
 #include "skvq/weights.h"
@@ -50,7 +51,7 @@ void add_convert_command(CLI::App& app) {
                   "beside the model)");
   cmd->add_option("--out", o->out, "output directory (created; files in it are overwritten)")->required();
   cmd->callback([o] {
-    ModelWeights w = load_model(o->model);
+    ModelWeights w = load_model(o->model, resolve_model_dtype(globals().dtype, o->model));
     const int64_t vocab = w.config.vocab_size;
     std::printf("model %s: %s, %lld parameters\n", o->model.c_str(), w.config.describe().c_str(),
                 static_cast<long long>(w.num_parameters()));

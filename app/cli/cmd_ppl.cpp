@@ -18,11 +18,12 @@ void add_ppl_command(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   o->job.configs.clear();
   auto* cmd = app.add_subcommand("ppl", "perplexity by the reference protocol (skvq-method.md section 6); every run is stored");
-  cmd->add_option("--model", o->job.model, "llama2.c .bin file or Hugging Face directory")->required();
+  cmd->add_option("--model", o->job.model, "llama2.c .bin file, GGUF file or Hugging Face directory")->required();
   cmd->add_option("--tokenizer", o->job.tokenizer, "tokenizer file (default: found beside the model)");
   cmd->add_option("--text", o->job.text, "evaluation text file")->required();
   cmd->add_option("--ctx-len", o->job.options.ctx_len, "L: tokens per chunk")->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
   cmd->add_option("--max-bytes", o->job.max_bytes, "read at most this many bytes of the text (0 = all)")->capture_default_str()->check(kAtLeastZero);
+  cmd->add_option("--skip-bytes", o->job.skip_bytes, "start after this many bytes of the text (e.g. past the calibration part)")->capture_default_str()->check(kAtLeastZero);
   cmd->add_option("--max-chunks", o->job.options.max_chunks, "evaluate at most this many chunks (0 = all)")->capture_default_str()->check(kAtLeastZero);
   cmd->add_option("--batch", o->job.options.batch, "chunks per forward pass (speed; results equal up to float rounding)")->capture_default_str()->check(kAtLeastOne);
   cmd->add_option("--quant", o->job.configs, "configurations (default: fp16 only); fp16 is always evaluated first");

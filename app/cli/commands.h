@@ -11,6 +11,7 @@ struct GlobalOptions {
   int threads = 0;            ///< 0 = hardware concurrency
   std::string db = "runs.sqlite";
   std::string data_dir;       ///< overrides SKVQ_DATA_DIR when set
+  std::string dtype = "auto"; ///< weight dtype: auto, float32, bfloat16, float16
 };
 
 GlobalOptions& globals();

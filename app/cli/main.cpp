@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   auto& g = globals();
   app.add_option("--threads", g.threads, "CPU threads for LibTorch (0 = all cores)")->check(kAtLeastZero);
   app.add_option("--db", g.db, "run store (SQLite) path")->capture_default_str();
+  app.add_option("--dtype", g.dtype, "weight dtype: auto (float32 on cpu unless the checkpoint is bf16; float16 on cuda), float32, bfloat16, float16")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "float32", "bfloat16", "float16"}));
   app.add_option("--data-dir", g.data_dir, "data directory (default $SKVQ_DATA_DIR or ../shared/data)");
   app.parse_complete_callback([&] {
     if (!g.data_dir.empty()) setenv("SKVQ_DATA_DIR", g.data_dir.c_str(), 1);

@@ -46,8 +46,16 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-std::string read_text(const std::string& path, int64_t max_bytes) {
+std::string read_text(const std::string& path, int64_t max_bytes, int64_t skip_bytes) {
   std::string s = read_file(path);
+  if (skip_bytes > 0) {
+    if (skip_bytes >= static_cast<int64_t>(s.size()))
+      throw FileError(path, "skipping " + std::to_string(skip_bytes) + " bytes leaves nothing of its " +
+                                std::to_string(s.size()) + " bytes");
+    size_t n = static_cast<size_t>(skip_bytes);
+    while (n < s.size() && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) ++n;  // UTF-8 boundary
+    s.erase(0, n);
+  }
   if (max_bytes > 0 && static_cast<int64_t>(s.size()) > max_bytes) {
     size_t n = static_cast<size_t>(max_bytes);
     while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // UTF-8 boundary

@@ -6,22 +6,40 @@
 
 #include <filesystem>
 
+#include "model/safetensors.h"
 #include "skvq/calibration.h"
 #include "skvq/common.h"
 #include "skvq/error.h"
 
 namespace skvq {
 
-LoadedModel load_model_for_eval(const std::string& model_path, const std::string& tokenizer_path,
-                                const std::string& device) {
-  ModelWeights w = load_model(model_path);
-  auto tok = load_tokenizer_for(model_path, tokenizer_path, static_cast<int32_t>(w.config.vocab_size));
-  if (device == "cuda") {
-    if (!at::hasCUDA()) throw ConfigError("--device cuda: this LibTorch build has no CUDA support or no GPU is present");
-    w.to(at::Device(at::kCUDA), at::kHalf);
-  } else if (device != "cpu") {
-    throw ConfigError("unknown device '" + device + "' (cpu or cuda)");
+at::ScalarType resolve_model_dtype(const std::string& name, const std::string& model_path, const std::string& device) {
+  if (name == "float32") return at::kFloat;
+  if (name == "bfloat16") return at::kBFloat16;
+  if (name == "float16") return at::kHalf;
+  if (name != "auto") throw ConfigError("unknown dtype '" + name + "' (auto, float32, bfloat16 or float16)");
+  if (device == "cuda") return at::kHalf;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::is_directory(model_path, ec) ? fs::path(model_path)
+                       : fs::path(model_path).filename() == "config.json" ? fs::path(model_path).parent_path()
+                                                                          : fs::path();
+  if (!dir.empty() && fs::is_regular_file(dir / "model.safetensors", ec)) {
+    const auto h = safetensors::read_header((dir / "model.safetensors").string());
+    auto it = h.tensors.find("model.embed_tokens.weight");
+    if (it != h.tensors.end() && it->second.dtype == "BF16") return at::kBFloat16;
   }
+  return at::kFloat;
+}
+
+LoadedModel load_model_for_eval(const std::string& model_path, const std::string& tokenizer_path,
+                                const std::string& device, const std::string& dtype) {
+  if (device != "cpu" && device != "cuda") throw ConfigError("unknown device '" + device + "' (cpu or cuda)");
+  if (device == "cuda" && !at::hasCUDA())
+    throw ConfigError("--device cuda: this LibTorch build has no CUDA support or no GPU is present");
+  ModelWeights w = load_model(model_path, resolve_model_dtype(dtype, model_path, device));
+  auto tok = load_tokenizer_for(model_path, tokenizer_path, static_cast<int32_t>(w.config.vocab_size));
+  if (device == "cuda") w.to(at::Device(at::kCUDA), w.embed_tokens.scalar_type() == at::kFloat ? at::kHalf : w.embed_tokens.scalar_type());
   LoadedModel m;
   m.path = model_path;
   m.model = std::make_shared<const Model>(std::move(w));
@@ -45,7 +63,9 @@ nlohmann::json model_config_json(const ModelConfig& c) {
           {"attention_bias", c.attention_bias},
           {"bos_token_id", c.bos_token_id},
           {"eos_token_id", c.eos_token_id}};
-  if (c.rope_scaling_factor != 1.0) j["rope_scaling"] = {{"type", "linear"}, {"factor", c.rope_scaling_factor}};
+  const nlohmann::json rs = rope_scaling_json(c);
+  if (!rs.is_null()) j["rope_scaling"] = rs;
+  if (!c.rope_freq_factors.empty()) j["rope_freq_factors"] = c.rope_freq_factors;
   return j;
 }
 
@@ -56,6 +76,9 @@ ModelRecord model_record(const ModelWeights& w) {
   r.sha256 = w.sha256;
   r.config = model_config_json(w.config);
   r.config["num_parameters"] = w.num_parameters();
+  // The weight dtype changes results: part of the model's identity (float32 keeps old records).
+  if (w.embed_tokens.defined() && w.embed_tokens.scalar_type() != at::kFloat)
+    r.config["dtype"] = std::string(c10::toString(w.embed_tokens.scalar_type()));
   return r;
 }
 
@@ -75,8 +98,9 @@ int64_t register_calibration(RunStore& store, int64_t model_id, const Calibratio
   return store.upsert_calibration(r);
 }
 
-std::vector<int32_t> tokenize_text_file(const Tokenizer& tok, const std::string& path, int64_t max_bytes) {
-  const std::string text = read_text(path, max_bytes);
+std::vector<int32_t> tokenize_text_file(const Tokenizer& tok, const std::string& path, int64_t max_bytes,
+                                        int64_t skip_bytes) {
+  const std::string text = read_text(path, max_bytes, skip_bytes);
   if (text.empty()) throw FileError(path, "the text file is empty");
   return tok.encode(text, /*add_bos=*/true);
 }

@@ -18,9 +18,11 @@ struct PplJob {
   std::string calibration;       ///< calibration file (needed by reorder/smooth configurations)
   std::string text;              ///< evaluation text
   int64_t max_bytes = 0;         ///< read at most this many bytes of the text (0 = all)
+  int64_t skip_bytes = 0;        ///< start reading the text after this many bytes (held-out text)
   PerplexityOptions options;     ///< ctx_len etc.
   std::vector<std::string> configs{"fp16"};
   std::string device = "cpu";
+  std::string dtype = "auto";    ///< weight dtype (resolve_model_dtype)
   bool skip_existing = true;     ///< resume: configurations already stored are not run again
 };
 
@@ -37,10 +39,10 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
                                    const JobProgressFn& progress = nullptr, CancelFlag cancel = nullptr);
 
 /// Batch file (JSON):
-///   {"model": PATH, "tokenizer": PATH?, "device": "cpu"?, "threads": N?,
+///   {"model": PATH, "tokenizer": PATH?, "device": "cpu"?, "dtype": "auto"?, "threads": N?,
 ///    "calibration": {"file": PATH, "text": PATH, "samples": N, "seq_len": L,
 ///                    "group_sizes": [g...], "seed": S, "max_bytes": B}?,
-///    "ppl": {"text": PATH, "ctx_len": L, "max_bytes": B?, "max_chunks": N?},
+///    "ppl": {"text": PATH, "ctx_len": L, "max_bytes": B?, "skip_bytes": B?, "max_chunks": N?},
 ///    "configs": ["fp16", "k2-v2-g8-reorder-clip-sink5-fp8", ...]}
 /// Relative paths are tried against the batch file's folder, then the current folder, then the
 /// data directory. The calibration file is made when missing (and registered in the store).

@@ -27,8 +27,10 @@ std::string data_path(const std::string& relative);
 
 /// Reads a whole file as bytes; throws FileError if missing or unreadable.
 std::string read_file(const std::string& path);
-/// Reads at most `max_bytes` (0 = all) of a text file, cut back to a UTF-8 character boundary.
-std::string read_text(const std::string& path, int64_t max_bytes = 0);
+/// Reads at most `max_bytes` (0 = all) of a text file after skipping its first `skip_bytes`
+/// bytes (both moved to UTF-8 character boundaries). Throws FileError when the file is missing
+/// or the skip leaves nothing.
+std::string read_text(const std::string& path, int64_t max_bytes = 0, int64_t skip_bytes = 0);
 /// Hex sha256 of a byte string / of a file's contents (FIPS 180-4). Throws FileError.
 std::string sha256_hex(const std::string& bytes);
 std::string sha256_file(const std::string& path);

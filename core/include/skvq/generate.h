@@ -19,7 +19,7 @@ struct SamplingParams {
   float temperature = 0.0f;
   float top_p = 1.0f;        ///< nucleus sampling when < 1
   uint64_t seed = 42;
-  bool stop_at_eos = true;   ///< stop at EOS, and at BOS as llama2.c run.c does
+  bool stop_at_eos = true;   ///< stop at EOS, and at BOS as llama2.c run.c does (when the tokenizer starts texts with BOS)
 };
 
 /// What generation produced.

@@ -1,7 +1,9 @@
 #pragma once
 // Hyper-parameters of a Llama-family decoder (the numbers in a model's header or config.json).
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <vector>
 
 namespace skvq {
 
@@ -19,7 +21,12 @@ struct ModelConfig {
   int64_t max_position_embeddings = 0;            ///< trained context length, tokens
   double rms_norm_eps = 1e-5;
   double rope_theta = 10000.0;
-  double rope_scaling_factor = 1.0;               ///< linear RoPE scaling: positions are divided by it
+  double rope_scaling_factor = 1.0;               ///< RoPE scaling factor (linear: positions are divided by it)
+  std::string rope_type = "default";              ///< rope_scaling type: default, linear or llama3
+  double rope_low_freq_factor = 1.0;              ///< llama3 rope_scaling low_freq_factor
+  double rope_high_freq_factor = 4.0;             ///< llama3 rope_scaling high_freq_factor
+  int64_t rope_original_max_position_embeddings = 8192;  ///< llama3 original context, tokens
+  std::vector<float> rope_freq_factors;           ///< GGUF rope_freqs.weight: inv_freq[i] /= factor[i]
   bool tie_word_embeddings = false;               ///< lm_head shares embed_tokens
   bool attention_bias = false;                    ///< q/k/v_proj have biases (Qwen2)
   int64_t bos_token_id = 1;
@@ -36,5 +43,8 @@ struct ModelConfig {
   /// One-line human description, e.g. "LlamaForCausalLM: 5 layers, hidden 64, 8 heads (4 KV) x 8".
   std::string describe() const;
 };
+
+/// config.json's "rope_scaling" for `c`: null, {"rope_type": "linear", "factor"} or the llama3 object.
+nlohmann::json rope_scaling_json(const ModelConfig& c);
 
 }  // namespace skvq

@@ -21,11 +21,19 @@ struct LoadedModel {
   std::string path;
 };
 
-/// Loads a llama2.c file or HF directory and its tokenizer (load_tokenizer_for). device "cpu"
-/// runs float32; "cuda" runs float16 and needs a LibTorch with CUDA (else ConfigError).
-/// Throws FileError for missing or malformed files.
+/// The weight dtype for `dtype_name` ("auto", "float32", "bfloat16", "float16") of the model at
+/// `model_path` on `device`. auto: float16 on cuda; on cpu the checkpoint's own dtype when it is
+/// bfloat16 safetensors, else float32 (GGUF and llama2.c files dequantize to float32).
+/// Matmuls run in the weight dtype; norms, RoPE, attention and the KV cache run in float32 on the
+/// CPU (float16 on CUDA). Throws ConfigError for an unknown name.
+at::ScalarType resolve_model_dtype(const std::string& dtype_name, const std::string& model_path,
+                                   const std::string& device = "cpu");
+
+/// Loads a llama2.c file, GGUF file or HF directory and its tokenizer (load_tokenizer_for) with
+/// weights in resolve_model_dtype(dtype). device "cuda" needs a LibTorch with CUDA (else
+/// ConfigError). Throws FileError for missing or malformed files.
 LoadedModel load_model_for_eval(const std::string& model_path, const std::string& tokenizer_path = "",
-                                const std::string& device = "cpu");
+                                const std::string& device = "cpu", const std::string& dtype = "auto");
 
 /// ModelConfig as Hugging Face config.json fields.
 nlohmann::json model_config_json(const ModelConfig& c);
@@ -42,8 +50,10 @@ int64_t register_model(RunStore& store, const ModelWeights& w);
 int64_t register_calibration(RunStore& store, int64_t model_id, const Calibration& calib,
                              const std::string& path);
 
-/// Tokenizes at most `max_bytes` (0 = all) of a text file once, BOS first (the perplexity
-/// protocol). Throws FileError when the file is missing or empty.
-std::vector<int32_t> tokenize_text_file(const Tokenizer& tok, const std::string& path, int64_t max_bytes = 0);
+/// Tokenizes at most `max_bytes` (0 = all) of a text file after its first `skip_bytes` once,
+/// BOS first when the model's tokenizer adds one (the perplexity protocol). Throws FileError
+/// when the file is missing or empty.
+std::vector<int32_t> tokenize_text_file(const Tokenizer& tok, const std::string& path, int64_t max_bytes = 0,
+                                        int64_t skip_bytes = 0);
 
 }  // namespace skvq

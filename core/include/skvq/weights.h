@@ -1,6 +1,7 @@
 #pragma once
 // The tensors of a Llama-family model, in Hugging Face layout and names.
 #include <ATen/core/Tensor.h>
+#include <c10/core/ScalarType.h>
 
 #include <string>
 #include <vector>
@@ -47,14 +48,28 @@ struct ModelWeights {
 /// to the HF rotate-half order. Throws FileError on a missing, truncated or oversized file.
 ModelWeights load_llama2c(const std::string& path);
 
-/// Loads a model from a llama2.c .bin file or a Hugging Face directory (config.json +
-/// *.safetensors), chosen by what `path` is. Throws FileError.
-ModelWeights load_model(const std::string& path);
+/// Loads a model from a llama2.c .bin file, a GGUF file (by its magic) or a Hugging Face
+/// directory (config.json + *.safetensors), chosen by what `path` is. Floating tensors are
+/// converted to `dtype` (float32, bfloat16 or float16). Throws FileError.
+ModelWeights load_model(const std::string& path, at::ScalarType dtype = at::kFloat);
+
+/// True when `path` is a regular file starting with the GGUF magic.
+bool is_gguf_file(const std::string& path);
+
+/// Loads a GGUF model (GGUF v2/v3, architectures `llama` and `qwen2`): hyperparameters from
+/// `<arch>.*` metadata, tensors token_embd, blk.N.attn_q/k/v/output (+ q/k/v bias),
+/// ffn_gate/up/down, attn_norm, ffn_norm, output_norm, output (absent: tied to token_embd),
+/// rope_freqs. F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q2_K..Q6_K tensors are dequantized from the
+/// memory-mapped file into `dtype`; llama Q/K rows are permuted back from llama.cpp's
+/// interleaved RoPE order to the HF order, so results equal transformers' GGUF loading.
+/// Throws FileError naming the file and the problem (truncated, unsupported type or
+/// architecture, shapes that disagree with the hyperparameters).
+ModelWeights load_gguf_model(const std::string& path, at::ScalarType dtype = at::kFloat);
 
 /// Loads a Hugging Face model directory: config.json, model.safetensors or a sharded set listed
 /// in model.safetensors.index.json; F32/F16/BF16 tensors are converted to float32.
 /// Throws FileError naming the file (missing field, unknown dtype, header past end of file).
-ModelWeights load_hf_model(const std::string& dir);
+ModelWeights load_hf_model(const std::string& dir, at::ScalarType dtype = at::kFloat);
 
 /// Parses a Hugging Face config.json file. Throws FileError for a missing or wrongly typed field.
 ModelConfig load_hf_config(const std::string& config_json_path);

@@ -106,13 +106,11 @@ void PackedKVCache::ensure_rope(int64_t positions) const {
   int64_t n = std::max<int64_t>(positions, 2 * rope_positions_);
   rope_cos_.resize(n * half);
   rope_sin_.resize(n * half);
-  const double scaling = model_.rope_scaling_factor > 0 ? model_.rope_scaling_factor : 1.0;
+  const std::vector<float> inv_freq = rope_inv_freq(model_);
   for (int64_t t = rope_positions_; t < n; ++t) {
-    const float pos = static_cast<float>(static_cast<double>(t) / scaling);
+    const float pos = static_cast<float>(t);
     for (int64_t i = 0; i < half; ++i) {
-      const float inv_freq = 1.0f / std::pow(static_cast<float>(model_.rope_theta),
-                                             static_cast<float>(2 * i) / static_cast<float>(model_.head_dim));
-      const float angle = pos * inv_freq;
+      const float angle = pos * inv_freq[i];
       rope_cos_[t * half + i] = std::cos(angle);
       rope_sin_[t * half + i] = std::sin(angle);
     }

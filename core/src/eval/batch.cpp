@@ -87,7 +87,7 @@ std::string ensure_calibration(const json& cj, const std::string& job_path, cons
       return existing;
     log << "calibration " << existing << " was made with other settings than the job asks for; calibrating again\n";
   }
-  LoadedModel lm = load_model_for_eval(job.model, job.tokenizer, job.device);
+  LoadedModel lm = load_model_for_eval(job.model, job.tokenizer, job.device, job.dtype);
   const auto tokens = tokenize_text_file(*lm.tokenizer, text, max_bytes);
   log << "calibrating " << lm.model->weights().name << " on " << text << ": " << opt.samples << " samples x "
       << opt.seq_len << " tokens\n";
@@ -125,15 +125,16 @@ namespace {
 std::vector<RunRecord> run_batch_json(const json& j, const std::string& job_path, const std::string& db_path,
                                       std::ostream& log, const JobProgressFn& progress, CancelFlag cancel) {
   for (auto& [key, _] : j.items())
-    if (key != "model" && key != "tokenizer" && key != "device" && key != "threads" && key != "calibration" &&
+    if (key != "model" && key != "tokenizer" && key != "device" && key != "dtype" && key != "threads" && key != "calibration" &&
         key != "ppl" && key != "configs" && key != "db" && key != "comment")
-      throw FileError(job_path, "unknown field \"" + key + "\" (known: model, tokenizer, device, threads, calibration, ppl, configs, db)");
+      throw FileError(job_path, "unknown field \"" + key + "\" (known: model, tokenizer, device, dtype, threads, calibration, ppl, configs, db)");
   const std::string base = fs::path(job_path).parent_path().string();
   PplJob job;
   if (!j.contains("model")) throw FileError(job_path, "missing field \"model\"");
   job.model = resolve_data_path(j.at("model").get<std::string>(), base);
   if (j.contains("tokenizer")) job.tokenizer = resolve_data_path(j.at("tokenizer").get<std::string>(), base);
   job.device = get_or<std::string>(j, "device", "cpu", job_path);
+  job.dtype = get_or<std::string>(j, "dtype", "auto", job_path);
   if (j.contains("threads")) {
     if (!j.at("threads").is_number_integer() || j.at("threads").get<int>() < 0)
       throw FileError(job_path, "field \"threads\" must be a non-negative integer (0 = all cores)");
@@ -141,13 +142,14 @@ std::vector<RunRecord> run_batch_json(const json& j, const std::string& job_path
   }
   if (!j.contains("ppl")) throw FileError(job_path, "missing field \"ppl\": {\"text\": ..., \"ctx_len\": ...}");
   const json& pj = j.at("ppl");
-  check_keys(pj, "ppl", {"text", "ctx_len", "max_chunks", "batch", "max_bytes"}, job_path);
+  check_keys(pj, "ppl", {"text", "ctx_len", "max_chunks", "batch", "max_bytes", "skip_bytes"}, job_path);
   if (!pj.contains("text")) throw FileError(job_path, "missing field \"text\" in \"ppl\"");
   job.text = resolve_data_path(pj.at("text").get<std::string>(), base);
   job.options.ctx_len = get_or<int64_t>(pj, "ctx_len", 512, job_path);
   job.options.max_chunks = get_or<int64_t>(pj, "max_chunks", 0, job_path);
   job.options.batch = get_or<int64_t>(pj, "batch", job.options.batch, job_path);
   job.max_bytes = get_or<int64_t>(pj, "max_bytes", 0, job_path);
+  job.skip_bytes = get_or<int64_t>(pj, "skip_bytes", 0, job_path);
   job.configs = get_or<std::vector<std::string>>(j, "configs", {"fp16"}, job_path);
   if (job.configs.empty()) throw FileError(job_path, "\"configs\" is empty");
   for (const auto& c : job.configs) QuantConfig::parse(c);  // fail early on a typo

@@ -66,7 +66,7 @@ GenerationResult generate_tokens(const Model& model, const Tokenizer& tok,
   for (int64_t i = 0; i < params.max_new_tokens; ++i) {
     throw_if_cancelled(cancel);
     const int32_t next = sample(logits[0][-1], params, rng);
-    if (params.stop_at_eos && (next == tok.eos_id() || next == tok.bos_id())) break;
+    if (params.stop_at_eos && (next == tok.eos_id() || (tok.adds_bos() && next == tok.bos_id()))) break;
     r.tokens.push_back(next);
     std::string piece = tok.decode_token(prev, next);
     r.text += piece;

@@ -18,8 +18,10 @@ namespace skvq {
 namespace {
 
 nlohmann::json ppl_params(const PplJob& job) {
-  return {{"ctx_len", job.options.ctx_len}, {"max_bytes", job.max_bytes}, {"max_chunks", job.options.max_chunks},
-          {"keep_window", job.options.keep_window}, {"full_prefill", job.options.full_prefill}};
+  nlohmann::json p = {{"ctx_len", job.options.ctx_len}, {"max_bytes", job.max_bytes}, {"max_chunks", job.options.max_chunks},
+                      {"keep_window", job.options.keep_window}, {"full_prefill", job.options.full_prefill}};
+  if (job.skip_bytes > 0) p["skip_bytes"] = job.skip_bytes;  // absent = 0 keeps earlier runs' identity
+  return p;
 }
 
 }  // namespace
@@ -29,7 +31,7 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
   // Parse every configuration first: a typo fails before an hour of evaluation.
   if (job.options.ctx_len < 2) throw ConfigError("perplexity: ctx_len must be at least 2 tokens, got " + std::to_string(job.options.ctx_len));
   if (job.options.batch < 1) throw ConfigError("perplexity: batch must be at least 1 chunk");
-  if (job.options.max_chunks < 0 || job.max_bytes < 0) throw ConfigError("perplexity: max_chunks and max_bytes must be >= 0 (0 = all)");
+  if (job.options.max_chunks < 0 || job.max_bytes < 0 || job.skip_bytes < 0) throw ConfigError("perplexity: max_chunks and max_bytes must be >= 0 (0 = all)");
   std::vector<QuantConfig> configs;
   for (const auto& s : job.configs) {
     QuantConfig c = QuantConfig::parse(s);
@@ -37,7 +39,7 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
     for (const auto& d : configs) seen = seen || d == c;
     if (!seen) configs.push_back(c);  // "k02-v2-g8" and "k2-v2-g8-w0" are the same configuration
   }
-  LoadedModel lm = load_model_for_eval(job.model, job.tokenizer, job.device);
+  LoadedModel lm = load_model_for_eval(job.model, job.tokenizer, job.device, job.dtype);
   const Model& model = *lm.model;
   std::unique_ptr<Calibration> calib;
   std::optional<int64_t> calib_id;
@@ -56,9 +58,9 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
   for (const auto& c : configs) layouts.push_back(KVLayouts::build(c, model.config(), calib.get()));
   const int64_t model_id = register_model(store, model.weights());
   if (calib) calib_id = register_calibration(store, model_id, *calib, job.calibration);
-  const std::string text_bytes = read_text(job.text, job.max_bytes);
+  const std::string text_bytes = read_text(job.text, job.max_bytes, job.skip_bytes);
   const std::string data_sha = sha256_hex(text_bytes);
-  const auto tokens = tokenize_text_file(*lm.tokenizer, job.text, job.max_bytes);
+  const auto tokens = tokenize_text_file(*lm.tokenizer, job.text, job.max_bytes, job.skip_bytes);
   log << "model " << model.weights().name << " (" << model.config().describe() << ")\n"
       << "text  " << job.text << ": " << text_bytes.size() << " bytes, " << tokens.size() << " tokens, "
       << tokens.size() / job.options.ctx_len << " chunks of " << job.options.ctx_len << "\n";

@@ -16,11 +16,16 @@ namespace {
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   auto xf = x.to(at::kFloat);
   auto r = at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return (xf * r).to(x.scalar_type()) * weight;
+  return (xf * r).to(x.scalar_type()) * weight.to(x.scalar_type());
 }
 
-at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
-  return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+// x @ w^T (+ b) in the weight dtype (bfloat16 weights: oneDNN's bf16 matmul on the CPU); the
+// result returns to x's dtype, so activations stay float32 on the CPU whatever the weights are.
+at::Tensor apply_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b = at::Tensor()) {
+  if (x.scalar_type() == w.scalar_type()) return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+  auto xw = x.to(w.scalar_type());
+  auto y = b.defined() ? at::linear(xw, w, b.to(w.scalar_type())) : at::linear(xw, w);
+  return y.to(x.scalar_type());
 }
 
 // CPU float32: fused causal attention, no score matrix in memory. q [B, T, H, hd], K/V [B, Tk, KVH*hd].
@@ -61,7 +66,7 @@ at::Tensor matmul_attention(const at::Tensor& q, const at::Tensor& K, const at::
 
 Model::Model(ModelWeights weights)
     : w_(std::move(weights)),
-      rope_(w_.config.head_dim, w_.config.rope_theta, w_.config.rope_scaling_factor) {
+      rope_(w_.config) {
   w_.check_shapes();
 }
 
@@ -79,14 +84,16 @@ at::Tensor Model::forward(const at::Tensor& tokens, KVCache* cache, ForwardObser
   auto ids = tokens.to(device(), at::kLong);
   if (ids.numel() > 0 && (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= c.vocab_size))
     throw Error("Model::forward: token id outside the vocabulary (0.." + std::to_string(c.vocab_size - 1) + ")");
-  at::Tensor x = at::embedding(w_.embed_tokens, ids);  // [B, T, D]
+  // Activations: float32 on the CPU, the weight dtype elsewhere (float16 on CUDA).
+  const at::ScalarType act = device().is_cpu() ? at::kFloat : w_.embed_tokens.scalar_type();
+  at::Tensor x = at::embedding(w_.embed_tokens, ids).to(act);  // [B, T, D]
 
   for (int64_t li = 0; li < c.num_hidden_layers; ++li) {
     const auto& l = w_.layers[li];
     auto h = rms_norm(x, l.input_layernorm, c.rms_norm_eps);
-    auto q = linear(h, l.q_proj, l.q_bias).view({B, T, H, hd});
-    auto k_pre = linear(h, l.k_proj, l.k_bias);  // [B, T, KV*hd]
-    auto v = linear(h, l.v_proj, l.v_bias);
+    auto q = apply_linear(h, l.q_proj, l.q_bias).view({B, T, H, hd});
+    auto k_pre = apply_linear(h, l.k_proj, l.k_bias);  // [B, T, KV*hd]
+    auto v = apply_linear(h, l.v_proj, l.v_bias);
     q = rope_.apply(q, pos0);
     auto k_post = rope_.apply_flat(k_pre, pos0, KVH);
     if (observer) observer->on_kv(li, k_pre, v);
@@ -105,15 +112,15 @@ at::Tensor Model::forward(const at::Tensor& tokens, KVCache* cache, ForwardObser
       out = fused ? fused_attention(q, K, V, pos0, scale) : matmul_attention(q, K, V, pos0, scale, observer, li);
     }
     if (observer) observer->on_attention_output(li, out);
-    x = x + at::linear(out, l.o_proj);
+    x = x + apply_linear(out, l.o_proj);
 
     auto h2 = rms_norm(x, l.post_attention_layernorm, c.rms_norm_eps);
-    auto mlp = at::linear(at::silu(at::linear(h2, l.gate_proj)) * at::linear(h2, l.up_proj), l.down_proj);
+    auto mlp = apply_linear(at::silu(apply_linear(h2, l.gate_proj)) * apply_linear(h2, l.up_proj), l.down_proj);
     x = x + mlp;
   }
   if (last_only) x = x.narrow(1, T - 1, 1);
   x = rms_norm(x, w_.norm, c.rms_norm_eps);
-  return at::linear(x, w_.lm_head).to(at::kFloat);
+  return apply_linear(x, w_.lm_head).to(at::kFloat);
 }
 
 }  // namespace skvq

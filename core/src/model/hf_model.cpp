@@ -2,6 +2,7 @@
 // model.safetensors.index.json); loading into ModelWeights and saving (float32).
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -99,10 +100,14 @@ ModelConfig load_hf_config(const std::string& path) {
   c.vocab_size = get_int(j, path, "vocab_size");
   c.max_position_embeddings = get_int(j, path, "max_position_embeddings");
   c.rms_norm_eps = get_double_or(j, path, "rms_norm_eps", 1e-6);
-  c.rope_theta = get_double_or(j, path, "rope_theta", 10000.0);
+  // transformers 5 writes "rope_parameters" {rope_theta, rope_type, factor, ...} instead of
+  // rope_theta + rope_scaling; either is read.
+  const json* rope_params = j.contains("rope_parameters") && j["rope_parameters"].is_object() ? &j["rope_parameters"] : nullptr;
+  c.rope_theta = get_double_or(j, path, "rope_theta", rope_params ? get_double_or(*rope_params, path, "rope_theta", 10000.0) : 10000.0);
   c.rope_scaling_factor = 1.0;
-  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-    const json& rs = j["rope_scaling"];
+  const json* rope_scaling = j.contains("rope_scaling") && !j["rope_scaling"].is_null() ? &j["rope_scaling"] : rope_params;
+  if (rope_scaling) {
+    const json& rs = *rope_scaling;
     if (!rs.is_object()) throw FileError(path, "field 'rope_scaling' must be an object or null");
     std::string type = rs.contains("rope_type") && rs["rope_type"].is_string()
                            ? rs["rope_type"].get<std::string>()
@@ -110,13 +115,24 @@ ModelConfig load_hf_config(const std::string& path) {
                                                                           : std::string();
     if (type == "default") {
       // no scaling
-    } else if (type == "linear") {
+    } else if (type == "linear" || type == "llama3") {
       if (!rs.contains("factor") || !rs["factor"].is_number())
         throw FileError(path, "missing field 'rope_scaling.factor'");
+      c.rope_type = type;
       c.rope_scaling_factor = rs["factor"].get<double>();
-      if (!(c.rope_scaling_factor > 0)) throw FileError(path, "rope_scaling.factor must be positive");
+      if (!(c.rope_scaling_factor > 0) || !std::isfinite(c.rope_scaling_factor))
+        throw FileError(path, "rope_scaling.factor must be a positive number");
+      if (type == "llama3") {
+        c.rope_low_freq_factor = get_double_or(rs, path, "low_freq_factor", 1.0);
+        c.rope_high_freq_factor = get_double_or(rs, path, "high_freq_factor", 4.0);
+        c.rope_original_max_position_embeddings = get_int_or(rs, path, "original_max_position_embeddings", 8192);
+        if (!(c.rope_low_freq_factor > 0) || !(c.rope_high_freq_factor > c.rope_low_freq_factor) ||
+            c.rope_original_max_position_embeddings <= 0)
+          throw FileError(path, "rope_scaling llama3: need 0 < low_freq_factor < high_freq_factor and "
+                                "original_max_position_embeddings > 0");
+      }
     } else {
-      throw FileError(path, "unsupported rope_scaling type '" + type + "' (only linear is supported)");
+      throw FileError(path, "unsupported rope_scaling type '" + type + "' (supported: linear, llama3)");
     }
   }
   c.tie_word_embeddings = get_bool_or(j, path, "tie_word_embeddings", false);
@@ -130,7 +146,7 @@ ModelConfig load_hf_config(const std::string& path) {
   return c;
 }
 
-ModelWeights load_hf_model(const std::string& dir) {
+ModelWeights load_hf_model(const std::string& dir, at::ScalarType dtype) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw FileError(dir, "not a directory (expected a Hugging Face model directory)");
   const fs::path d(dir);
@@ -189,7 +205,8 @@ ModelWeights load_hf_model(const std::string& dir) {
     const safetensors::Header& h = headers.at(it->second);
     if (!h.tensors.count(name))
       throw FileError(it->second, "missing tensor '" + name + "' (listed in model.safetensors.index.json)");
-    return safetensors::read_tensor(it->second, h, name);
+    at::Tensor t = safetensors::read_tensor(it->second, h, name);
+    return dtype == at::kFloat ? t : t.to(dtype);
   };
 
   w.embed_tokens = load("model.embed_tokens.weight", true);
@@ -258,8 +275,7 @@ void save_hf_model(const ModelWeights& w, const std::string& dir) {
               {"bos_token_id", c.bos_token_id},
               {"eos_token_id", c.eos_token_id},
               {"torch_dtype", "float32"}};
-  if (c.rope_scaling_factor != 1.0)
-    cfg["rope_scaling"] = {{"type", "linear"}, {"rope_type", "linear"}, {"factor", c.rope_scaling_factor}};
+  cfg["rope_scaling"] = rope_scaling_json(c);
 
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   tensors.emplace_back("model.embed_tokens.weight", w.embed_tokens);

@@ -4,25 +4,12 @@
 #include <cstring>
 #include <filesystem>
 
+#include "model/qk_layout.h"
 #include "skvq/common.h"
 #include "skvq/error.h"
 #include "skvq/weights.h"
 
 namespace skvq {
-
-namespace {
-
-// llama2.c pairs RoPE channels (2i, 2i+1); HF pairs (i, i + head_dim/2). Reorder the output rows
-// of a Q/K projection within each head: new row j < hd/2 takes old row 2j, j >= hd/2 takes 2(j-hd/2)+1.
-at::Tensor interleaved_to_rotate_half(const at::Tensor& w, int64_t heads, int64_t head_dim) {
-  std::vector<int64_t> order;
-  for (int64_t j = 0; j < head_dim / 2; ++j) order.push_back(2 * j);
-  for (int64_t j = 0; j < head_dim / 2; ++j) order.push_back(2 * j + 1);
-  auto idx = at::tensor(order, at::kLong);
-  return w.view({heads, head_dim, -1}).index_select(1, idx).reshape({heads * head_dim, -1}).contiguous();
-}
-
-}  // namespace
 
 ModelWeights load_llama2c(const std::string& path) {
   const std::string bytes = read_file(path);

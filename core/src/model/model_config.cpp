@@ -1,4 +1,5 @@
 // ModelConfig checks and description.
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "skvq/error.h"
@@ -22,6 +23,15 @@ void ModelConfig::validate(const std::string& source) const {
                                 ") is not a multiple of num_key_value_heads (" +
                                 std::to_string(num_key_value_heads) + ")");
   if (head_dim % 2 != 0) throw FileError(source, "head_dim must be even for RoPE");
+}
+
+nlohmann::json rope_scaling_json(const ModelConfig& c) {
+  if (c.rope_type == "llama3")
+    return {{"rope_type", "llama3"}, {"factor", c.rope_scaling_factor}, {"low_freq_factor", c.rope_low_freq_factor},
+            {"high_freq_factor", c.rope_high_freq_factor},
+            {"original_max_position_embeddings", c.rope_original_max_position_embeddings}};
+  if (c.rope_scaling_factor != 1.0) return {{"type", "linear"}, {"rope_type", "linear"}, {"factor", c.rope_scaling_factor}};
+  return nullptr;
 }
 
 std::string ModelConfig::describe() const {

@@ -5,6 +5,7 @@
 
 #include "skvq/error.h"
 #include "skvq/tokenizer.h"
+#include "skvq/weights.h"
 
 namespace skvq {
 namespace fs = std::filesystem;
@@ -40,6 +41,7 @@ std::unique_ptr<Tokenizer> load_by_kind(const std::string& path, int32_t vocab_s
     return load_hf_tokenizer(json.string());
   }
   if (ends_with(path, ".json")) return load_hf_tokenizer(path);
+  if (is_gguf_file(path)) return load_gguf_tokenizer(path);
   return load_llama2c_tokenizer(path, vocab_size);
 }
 
@@ -57,6 +59,8 @@ std::unique_ptr<Tokenizer> load_tokenizer_for(const std::string& model_path,
   std::vector<fs::path> candidates;
   if (fs::is_directory(model, ec)) {
     candidates.push_back(model / "tokenizer.json");
+  } else if (is_gguf_file(model_path)) {
+    return load_gguf_tokenizer(model_path);
   } else {
     fs::path dir = model.parent_path();
     if (dir.empty()) dir = ".";

@@ -1,7 +1,9 @@
 // ModelWeights: device moves, parameter counts, shape checks, and the loader dispatch.
 #include <ATen/ATen.h>
 
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "skvq/error.h"
 #include "skvq/weights.h"
@@ -85,13 +87,24 @@ void ModelWeights::check_shapes() const {
   }
 }
 
-ModelWeights load_model(const std::string& path) {
+bool is_gguf_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  return in && in.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
+}
+
+ModelWeights load_model(const std::string& path, at::ScalarType dtype) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::exists(path, ec)) throw FileError(path, "no such model file or directory");
-  if (fs::is_directory(path, ec)) return load_hf_model(path);
-  if (fs::path(path).filename() == "config.json") return load_hf_model(fs::path(path).parent_path().string());
-  return load_llama2c(path);
+  if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kHalf)
+    throw ConfigError("model dtype must be float32, bfloat16 or float16");
+  if (fs::is_directory(path, ec)) return load_hf_model(path, dtype);
+  if (fs::path(path).filename() == "config.json") return load_hf_model(fs::path(path).parent_path().string(), dtype);
+  if (is_gguf_file(path)) return load_gguf_model(path, dtype);
+  ModelWeights w = load_llama2c(path);
+  if (dtype != at::kFloat) w.to(at::Device(at::kCPU), dtype);
+  return w;
 }
 
 }  // namespace skvq
