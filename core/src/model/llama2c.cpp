@@ -28,7 +28,7 @@ ModelWeights load_llama2c(const std::string& path) {
   c.vocab_size = h[5] > 0 ? h[5] : -static_cast<int64_t>(h[5]);
   c.max_position_embeddings = h[6];
   for (int i = 0; i < 7; ++i)
-    if (h[i] == 0 || (i != 5 && h[i] < 0) || std::abs(h[i]) > (1 << 24))
+    if (h[i] == 0 || (i != 5 && h[i] < 0) || std::abs(static_cast<int64_t>(h[i])) > (1 << 24))
       throw FileError(path, "not a llama2.c checkpoint: implausible header value " + std::to_string(h[i]) + " in field " + std::to_string(i));
   if (c.num_attention_heads <= 0 || c.hidden_size % c.num_attention_heads != 0)
     throw FileError(path, "hidden size is not a multiple of the number of heads");
@@ -41,15 +41,40 @@ ModelWeights load_llama2c(const std::string& path) {
   const int64_t D = c.hidden_size, F = c.intermediate_size, L = c.num_hidden_layers,
                 V = c.vocab_size, KV = c.kv_channels(), S = c.max_position_embeddings,
                 hd = c.head_dim;
-  const int64_t expected_floats = V * D + L * D + L * D * D + 2 * L * KV * D + L * D * D + L * D +
-                                  3 * L * F * D + D + S * hd + (shared ? 0 : V * D);
-  const int64_t have = (static_cast<int64_t>(bytes.size()) - 28) / 4;
+  // Each field is at most 2^24, so products of three fields overflow int64: count the floats
+  // with overflow checks and compare against the file size before touching the payload.
+  const int64_t payload = static_cast<int64_t>(bytes.size()) - 28;
+  int64_t expected_floats = 0;
+  bool overflow = false;
+  auto add = [&](std::initializer_list<int64_t> factors) {
+    int64_t prod = 1;
+    for (int64_t f : factors) overflow = overflow || __builtin_mul_overflow(prod, f, &prod);
+    overflow = overflow || __builtin_add_overflow(expected_floats, prod, &expected_floats);
+  };
+  add({V, D});                     // token embedding
+  add({L, D});                     // rms_att
+  add({L, D, D});                  // wq
+  add({2, L, KV, D});              // wk, wv
+  add({L, D, D});                  // wo
+  add({L, D});                     // rms_ffn
+  add({3, L, F, D});               // w1, w2, w3
+  add({D});                        // final norm
+  add({S, hd});                    // freq_cis_real + freq_cis_imag (hd/2 each)
+  if (!shared) add({V, D});        // classifier
+  int64_t expected_bytes = 0;
+  overflow = overflow || __builtin_mul_overflow(expected_floats, int64_t{4}, &expected_bytes) ||
+             __builtin_add_overflow(expected_bytes, int64_t{28}, &expected_bytes);
+  if (overflow)
+    throw FileError(path, "not a llama2.c checkpoint: the header (dim " + std::to_string(D) + ", hidden " +
+                              std::to_string(F) + ", layers " + std::to_string(L) + ", vocab " + std::to_string(V) +
+                              ", seq_len " + std::to_string(S) + ") implies more weights than int64 can count");
+  const int64_t have = payload / 4;
   if (have < expected_floats)
     throw FileError(path, "truncated llama2.c checkpoint: " + std::to_string(bytes.size()) +
-                              " bytes, the header implies " + std::to_string(28 + 4 * expected_floats));
-  if (have > expected_floats || (bytes.size() - 28) % 4 != 0)
+                              " bytes, the header implies " + std::to_string(expected_bytes));
+  if (have > expected_floats || payload % 4 != 0)
     throw FileError(path, "llama2.c checkpoint is " + std::to_string(bytes.size()) +
-                              " bytes, the header implies " + std::to_string(28 + 4 * expected_floats) +
+                              " bytes, the header implies " + std::to_string(expected_bytes) +
                               " (wrong format or version?)");
 
   const float* p = reinterpret_cast<const float*>(bytes.data() + 28);
