@@ -285,3 +285,62 @@ TEST_F(Cli, NeedlePromptAndAnswerFitTheContextLength) {
   sqlite3_close(h);
   EXPECT_EQ(cells, 2);
 }
+
+TEST_F(Cli, InfoOnGgufShowsMetadataTensorTypesAndKvBytes) {
+  SKVQ_REQUIRE_SMOLLM2();
+  auto r = run("info --model '" + skvq::test::smollm2_model() + "'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("GGUF version 3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("general.architecture"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Q4_1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("num_key_value_heads 3, head_dim 64"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("float16 KV bytes per token 23040"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("chat template: chatml"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("vocabulary 49152 tokens"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, UnknownChatTemplateNameIsAConfigError) {
+  for (const std::string sub : {"needle --quant fp16 --lengths 256 --depths 50", "generate", "longbench --data x.jsonl"}) {
+    auto r = run(db() + " " + sub + " --model '" + model_ + "' --chat-template vicuna");
+    EXPECT_EQ(r.code, 1) << sub << "\n" << r.out;
+    EXPECT_NE(r.out.find("chat template \"vicuna\""), std::string::npos) << sub << "\n" << r.out;
+  }
+}
+
+TEST_F(Cli, GenerateChatUsesTheModelsTemplate) {
+  SKVQ_REQUIRE_SMOLLM2();
+  auto r = run("generate --model '" + skvq::test::smollm2_model() +
+               "' --chat --prompt 'What is the capital of France?' --max-new-tokens 8 --temperature 0");
+  ASSERT_EQ(r.code, 0) << r.out;
+  // transformers' greedy answer to this chat prompt (tests/reference/smollm2/greedy.json).
+  EXPECT_NE(r.out.find("The capital of France is Paris."), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, NeedleChatTemplateFitsTheContextAndIsPartOfTheRun) {
+  SKVQ_REQUIRE_SMOLLM2();
+  const std::string base = db() + " needle --model '" + skvq::test::smollm2_model() +
+                           "' --quant fp16 --lengths 256 --depths 50 --max-new-tokens 8 --json";
+  auto r = run(base);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  EXPECT_EQ(j["params"].value("chat_template", ""), "chatml") << j.dump();
+  auto plain = run(base + " --chat-template none");
+  ASSERT_EQ(plain.code, 0) << plain.out;
+  const auto jp = nlohmann::json::parse(plain.out.substr(plain.out.find('{')));
+  EXPECT_FALSE(jp["params"].contains("chat_template")) << jp.dump();
+  EXPECT_NE(j["configs"][0]["run_id"], jp["configs"][0]["run_id"]);
+
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir_ + "/runs.sqlite").c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT data FROM run_items", -1, &st, nullptr), SQLITE_OK);
+  int cells = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    auto d = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    EXPECT_LE(d["prompt_tokens"].get<int64_t>() + 8, d["context_length"].get<int64_t>()) << d.dump();
+    ++cells;
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  EXPECT_EQ(cells, 2);
+}

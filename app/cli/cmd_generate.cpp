@@ -7,6 +7,7 @@
 #include "progress.h"
 #include "skvq/cache_factory.h"
 #include "skvq/calibration.h"
+#include "skvq/chat_template.h"
 #include "skvq/error.h"
 #include "skvq/generate.h"
 #include "skvq/kv_cache.h"
@@ -18,6 +19,8 @@ namespace skvq::cli {
 void add_generate_command(CLI::App& app) {
   struct Opts {
     std::string model, tokenizer, prompt = "Once upon a time", quant = "fp16", calib, device = "cpu";
+    std::string chat_template = "none", system;
+    bool chat = false;
     int64_t max_new = 256;
     float temperature = 0.0f, top_p = 1.0f;
     uint64_t seed = 42;
@@ -28,6 +31,12 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--model", o->model, "llama2.c .bin file or Hugging Face directory")->required();
   cmd->add_option("--tokenizer", o->tokenizer, "tokenizer file (default: found beside the model)");
   cmd->add_option("--prompt", o->prompt, "prompt text")->capture_default_str();
+  cmd->add_option("--chat-template", o->chat_template,
+                  "format the prompt as one user message: none (plain text), auto (the model's template), "
+                  "chatml, llama2, llama3, mistral")
+      ->capture_default_str();
+  cmd->add_flag("--chat", o->chat, "same as --chat-template auto");
+  cmd->add_option("--system", o->system, "system message with a chat template (default: the template's own, if any)");
   cmd->add_option("--max-new-tokens", o->max_new, "tokens to generate")->capture_default_str()->check(kAtLeastOne);
   cmd->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str()->check(CLI::Range(0.0, 100.0));
   cmd->add_option("--top-p", o->top_p, "nucleus sampling threshold in (0, 1]")->capture_default_str()->check(CLI::Range(1e-6, 1.0));
@@ -41,6 +50,8 @@ void add_generate_command(CLI::App& app) {
                 "supports the configuration (SKVQ/RTN on the CPU)");
   cmd->callback([o] {
     auto cancel = install_cancel_handler();
+    if (o->chat && o->chat_template == "none") o->chat_template = "auto";
+    parse_chat_template_option(o->chat_template, "");  // an unknown name fails before the model loads
     LoadedModel lm = load_model_for_eval(o->model, o->tokenizer, o->device);
     const Model& model = *lm.model;
     QuantConfig qc = QuantConfig::parse(o->quant);
@@ -61,13 +72,25 @@ void add_generate_command(CLI::App& app) {
     sp.temperature = o->temperature;
     sp.top_p = o->top_p;
     sp.seed = o->seed;
-    const auto prompt_tokens = lm.tokenizer->encode(o->prompt, true);
+    const std::string& tmpl = lm.tokenizer->chat_template();
+    const ChatFamily chat = parse_chat_template_option(o->chat_template, tmpl);
+    if (o->chat_template == "auto" && chat == ChatFamily::None)
+      std::cerr << "warning: " << (tmpl.empty() ? "the model has no chat template" : "the model's chat template is not a known family")
+                << "; the prompt is plain text\n";
+    const auto prompt_tokens = lm.tokenizer->encode(apply_chat_template(chat, tmpl, o->system, o->prompt), true);
     const int64_t trained = model.config().max_position_embeddings;
     if (trained > 0 && static_cast<int64_t>(prompt_tokens.size()) + o->max_new > trained)
       std::cerr << "warning: prompt (" << prompt_tokens.size() << " tokens) + " << o->max_new
                 << " new tokens exceed the model's trained context of " << trained << " tokens\n";
     std::string prompt_text;
-    for (size_t i = 1; i < prompt_tokens.size(); ++i) prompt_text += lm.tokenizer->decode_token(prompt_tokens[i - 1], prompt_tokens[i]);
+    // The prompt as the model sees it, BOS left out (SmolLM2 and Qwen2 have none: start at 0).
+    const int32_t bos = lm.tokenizer->bos_id();
+    const bool has_bos = !prompt_tokens.empty() && bos >= 0 && prompt_tokens[0] == bos && lm.tokenizer->adds_bos();
+    int32_t prev = has_bos ? bos : -1;
+    for (size_t i = has_bos ? 1 : 0; i < prompt_tokens.size(); ++i) {
+      prompt_text += lm.tokenizer->decode_token(prev, prompt_tokens[i]);
+      prev = prompt_tokens[i];
+    }
     std::cout << prompt_text << std::flush;
     auto r = generate_tokens(model, *lm.tokenizer, prompt_tokens, sp, cache,
                              [](const std::string& piece) { std::cout << piece << std::flush; }, cancel);

@@ -33,10 +33,14 @@ void add_longbench_command(CLI::App& app) {
   cmd->add_option("--tasks-file", o->tasks_file, "JSON task table added to (and overriding) the built-in one");
   cmd->add_option("--max-samples", o->opt.max_samples, "samples per task (0 = all)")->capture_default_str();
   cmd->add_option("--max-prompt-tokens", o->opt.max_prompt_tokens, "prompt + answer token limit (0 = the model's max_position_embeddings)")->capture_default_str();
+  cmd->add_option("--chat-template", o->opt.chat_template,
+                  "chat template around each prompt: auto (the model's, when it has one), none, chatml, llama2, llama3, mistral")
+      ->capture_default_str();
   cmd->add_option("--quant", o->quant, "configurations")->capture_default_str();
   cmd->add_flag("--json", o->json, "print one JSON object on stdout");
   cmd->callback([o] {
     auto cancel = install_cancel_handler();
+    parse_chat_template_option(o->opt.chat_template, "");  // an unknown name fails before any work
     TaskTable tasks = builtin_task_table();
     if (!o->tasks_file.empty())
       for (auto& [name, spec] : load_task_table(o->tasks_file)) tasks[name] = spec;

@@ -48,6 +48,9 @@ void add_needle_command(CLI::App& app) {
   cmd->add_option("--question", o->opt.question, "the retrieval question");
   cmd->add_option("--key-phrase", o->opt.key_phrase, "phrase whose presence gives the 'contains' score");
   cmd->add_option("--template", o->opt.prompt_template, "prompt template with {context} and {question}");
+  cmd->add_option("--chat-template", o->opt.chat_template,
+                  "chat template around the prompt: auto (the model's, when it has one), none, chatml, llama2, llama3, mistral")
+      ->capture_default_str();
   cmd->add_option("--buffer", o->buffer, "tokens left for template and answer (default: template + question + answer tokens, at least min(200, max_position_embeddings/8))")->check(kAtLeastZero);
   cmd->add_option("--max-new-tokens", o->opt.max_new_tokens, "answer length limit")->capture_default_str()->check(kAtLeastOne);
   cmd->add_option("--rope-scaling", o->rope_scaling, "linear RoPE scaling factor for contexts past the trained length")->capture_default_str();
@@ -55,6 +58,7 @@ void add_needle_command(CLI::App& app) {
   cmd->add_flag("--json", o->json, "print one JSON object on stdout");
   cmd->callback([o] {
     auto cancel = install_cancel_handler();
+    parse_chat_template_option(o->opt.chat_template, "");  // an unknown name fails before the model loads
     ModelWeights w = load_model(o->model);
     if (o->rope_scaling <= 0) throw ConfigError("--rope-scaling must be positive");
     w.config.rope_scaling_factor = o->rope_scaling;
@@ -72,14 +76,18 @@ void add_needle_command(CLI::App& app) {
     Model model(std::move(w));
 
     NeedleOptions opt = o->opt;
+    const ChatFamily chat = opt.chat_family(*tok);
+    if (opt.chat_template == "auto" && chat == ChatFamily::None && !tok->chat_template().empty())
+      std::cerr << "warning: the model's chat template is not a known family; prompts are plain text "
+                   "(--chat-template NAME to choose one)\n";
     if (opt.haystack_dir.empty()) opt.haystack_dir = data_path("text/needle/PaulGrahamEssays");
     if (o->buffer >= 0) {
       opt.buffer_tokens = o->buffer;
     } else {
       // Default: the protocol's ~200 tokens (an eighth of a short context), but never less than
-      // the prompt template with the question plus the answer, so a cell's prompt and answer
-      // fit in its context length.
-      const std::string shell = fill_needle_template(opt.prompt_template, "", opt.question);
+      // the prompt template with the question (inside the chat template, when one is applied)
+      // plus the answer, so a cell's prompt and answer fit in its context length.
+      const std::string shell = needle_prompt_text(opt, *tok, "");
       // (+8: the text at the joins of template, haystack and needle can tokenize a little longer)
       const int64_t overhead = static_cast<int64_t>(tok->encode(shell, true).size()) + opt.max_new_tokens + 8;
       opt.buffer_tokens = std::max<int64_t>(std::min<int64_t>(200, mc.max_position_embeddings / 8), overhead);
@@ -113,7 +121,7 @@ void add_needle_command(CLI::App& app) {
       if (!out) throw FileError(o->export_path, "write failed");
     }
     if (o->json) {
-      nlohmann::json j = {{"model", o->model}, {"db", globals().db}, {"params", opt.params()}};
+      nlohmann::json j = {{"model", o->model}, {"db", globals().db}, {"params", opt.params(chat)}};
       j["configs"] = nlohmann::json::array();
       for (const auto& r : runs)
         j["configs"].push_back({{"config", r.config}, {"run_id", r.run_id}, {"cells_computed", r.cells_computed},
