@@ -4,7 +4,10 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <cmath>
 #include <cstdint>
+#include <limits>
+#include <sqlite3.h>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -12,7 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "skvq/calibration.h"
 #include "skvq/error.h"
+#include "skvq/session.h"
 #include "skvq/weights.h"
 #include "test_util.h"
 
@@ -51,6 +56,34 @@ std::string llama2c_file(const std::array<int32_t, 7>& h, size_t floats) {
   std::string s(28 + 4 * floats, '\0');
   std::memcpy(s.data(), h.data(), 28);
   return s;
+}
+
+/// stories260K.bin with the floats [first, first + count) of the payload set to `value`.
+/// Offsets of its tensors in floats (dim 64, hidden 172, 5 layers, 4 KV heads x 8, vocab 512):
+/// embedding 0, rms_att 32768, wq 33088, wk 53568, ..., final norm 259968.
+std::string stories_with(const std::string& out, int64_t first, int64_t count, float value) {
+  std::string b = skvq::read_file(skvq::test::stories_model());
+  for (int64_t i = first; i < first + count; ++i) std::memcpy(b.data() + 28 + 4 * i, &value, 4);
+  write_file(out, b);
+  return out;
+}
+constexpr int64_t kStoriesWq = 33088, kStoriesWk = 53568, kStoriesNorm = 259968;
+
+/// Runs of a store with the given status.
+int count_runs(const std::string& db, const std::string& status) {
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(h);
+    return -1;
+  }
+  sqlite3_stmt* st = nullptr;
+  int n = -1;
+  const std::string q = "SELECT count(*) FROM runs WHERE status = '" + status + "'";
+  if (sqlite3_prepare_v2(h, q.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return n;
 }
 
 class BadInput : public ::testing::Test {
@@ -107,4 +140,58 @@ TEST_F(BadInput, Llama2cHeaderVariants) {
     EXPECT_EQ(r.code, 1) << r.out;
     EXPECT_EQ(r.out.find("internal error"), std::string::npos) << r.out;
   }
+}
+
+// k-means on points with NaN used to keep an empty "best" run and read out of bounds.
+TEST(BadInputKMeans, NonFinitePointsAreAClearError) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> x{nan, nan, nan, nan}, y{1, 2, 3, 4};
+  EXPECT_THROW(skvq::kmeans_2d(x, y, 2, 1), skvq::ConfigError);
+  std::vector<float> x2{0, 1, std::numeric_limits<float>::infinity(), 3};
+  EXPECT_THROW(skvq::kmeans_2d(x2, y, 2, 1), skvq::ConfigError);
+}
+
+// A NaN weight is refused when the model is loaded, naming the file and the tensor; calibrate
+// and analyze used to SIGSEGV in k-means on it.
+TEST_F(BadInput, NanWeightIsRefusedAtLoadNamingTheTensor) {
+  const std::string p = stories_with(path("nan.bin"), kStoriesWq + 5, 1, std::numeric_limits<float>::quiet_NaN());
+  expect_error([&] { skvq::load_llama2c(p); }, p, {"model.layers.0.self_attn.q_proj.weight", "NaN"});
+  if (!have_cli()) return;
+  const std::string text = skvq::test::data("text/tinystories/tinystories_val.txt");
+  const std::string tok = skvq::test::stories_tokenizer();
+  auto r = run_cli("calibrate --model '" + p + "' --tokenizer '" + tok + "' --text '" + text +
+                   "' --max-bytes 20000 --samples 2 --seq-len 64 --group-sizes 8 --out '" + path("c.json") + "'");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("q_proj"), std::string::npos) << r.out;
+  r = run_cli("--db '" + path("runs.sqlite") + "' analyze --model '" + p + "' --tokenizer '" + tok + "' --text '" + text + "'");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("q_proj"), std::string::npos) << r.out;
+}
+
+// Finite weights whose keys overflow to infinity: calibration names the layer and tensor
+// instead of running k-means on NaN/Inf statistics.
+TEST_F(BadInput, NonFiniteCalibrationStatisticsNameTheLayer) {
+  const std::string p = stories_with(path("huge.bin"), kStoriesWk, 64 * 32, 3e38f);
+  auto lm = skvq::load_model_for_eval(p, skvq::test::stories_tokenizer());
+  std::vector<int32_t> tokens(400);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>(1 + i % 300);
+  skvq::CalibrationOptions o;
+  o.samples = 2;
+  o.seq_len = 64;
+  o.group_sizes = {8};
+  expect_error([&] { skvq::calibrate(*lm.model, tokens, o); }, p, {"layer 0", "k_proj", "not finite"});
+}
+
+// A perplexity that comes out NaN (finite weights, overflowing logits) is a failed run with a
+// message and exit 1, never a "done" run with PPL NaN.
+TEST_F(BadInput, PerplexityNanIsAFailedRunNotADoneOne) {
+  if (!have_cli()) GTEST_SKIP() << "skvq not built";
+  const std::string p = stories_with(path("overflow.bin"), kStoriesNorm, 64, 3e38f);
+  const std::string db = path("runs.sqlite");
+  auto r = run_cli("--db '" + db + "' ppl --model '" + p + "' --tokenizer '" + skvq::test::stories_tokenizer() +
+                   "' --text '" + skvq::test::data("text/tinystories/tinystories_val.txt") + "' --ctx-len 64 --max-chunks 2");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("not finite"), std::string::npos) << r.out;
+  EXPECT_EQ(count_runs(db, "done"), 0) << r.out;
+  EXPECT_EQ(count_runs(db, "failed"), 1) << r.out;
 }

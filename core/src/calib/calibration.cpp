@@ -100,6 +100,17 @@ Calibration calibrate(const Model& model, const std::vector<int32_t>& tokens,
     LayerCalibration lc;
     lc.k = StatsObserver::to_stats(obs.k_[li]);
     lc.v = StatsObserver::to_stats(obs.v_[li]);
+    // NaN/Inf activations (overflowing weights) would make every k-means restart NaN.
+    for (const auto* st : {&lc.k, &lc.v})
+      for (const auto* vec : {&st->min, &st->max, &st->absmax})
+        for (size_t ch = 0; ch < vec->size(); ++ch)
+          if (!std::isfinite((*vec)[ch]))
+            throw FileError(model.weights().source_path,
+                            "calibration statistics are not finite: layer " + std::to_string(li) + " " +
+                                (st == &lc.k ? "keys (self_attn.k_proj output)" : "values (self_attn.v_proj output)") +
+                                ", channel " + std::to_string(ch) + " has " +
+                                (vec == &st->min ? "min " : vec == &st->max ? "max " : "absmax ") +
+                                std::to_string((*vec)[ch]) + " (NaN or infinite activations from the weights)");
     cal.layers.push_back(std::move(lc));
   }
   int64_t gi = 0;

@@ -95,10 +95,14 @@ std::vector<int32_t> kmeans_2d(const std::vector<float>& x, const std::vector<fl
   if (y.size() != n) throw ConfigError("kmeans_2d: x and y differ in length");
   if (k < 1 || static_cast<size_t>(k) > n)
     throw ConfigError("kmeans_2d: cannot make " + std::to_string(k) + " clusters of " + std::to_string(n) + " points");
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i]) || !std::isfinite(y[i]))
+      throw ConfigError("kmeans_2d: point " + std::to_string(i) + " is not finite (" + std::to_string(x[i]) + ", " +
+                        std::to_string(y[i]) + ")");
   Run best;
   for (int r = 0; r < std::max(1, restarts); ++r) {
     Run run = lloyd(x, y, k, seed * 1000003ULL + static_cast<uint64_t>(r), iterations);
-    if (run.inertia < best.inertia) best = std::move(run);
+    if (run.inertia < best.inertia || best.labels.empty()) best = std::move(run);
   }
   // Canonical numbering: by rising centre x, then y (only non-empty clusters exist after Lloyd).
   std::vector<int> order(k);

@@ -94,6 +94,18 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
                                      if (progress) progress(r.config, static_cast<int64_t>(i), static_cast<int64_t>(configs.size()), done, total);
                                    },
                                    cancel);
+    if (!std::isfinite(res.ppl) || !std::isfinite(res.mean_nll)) {
+      // NaN/Inf logits (overflowing weights or activations): never a "done" run with PPL NaN.
+      const std::string msg = "perplexity of '" + r.config + "' on " + job.text + " is not finite (mean NLL " +
+                              std::to_string(res.mean_nll) + "): the model " + model.weights().source_path +
+                              " produces NaN or infinite logits";
+      r.status = "failed";
+      r.metrics = {{"error", msg}, {"tokens", res.tokens_evaluated}, {"chunks", res.chunks}, {"wall_seconds", res.seconds}};
+      r.wall_seconds = res.seconds;
+      r.id = store.add_run(r);
+      log << "[" << i + 1 << "/" << configs.size() << "] " << r.config << ": failed, run " << r.id << ": " << msg << "\n";
+      throw Error(msg);
+    }
     if (c.is_unquantized()) ppl_fp = res.ppl;
     const KVMemory mem = kv_memory(model.config(), c);
     r.metrics = {{"ppl", res.ppl},

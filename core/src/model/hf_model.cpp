@@ -10,6 +10,7 @@
 #include <set>
 
 #include "model/safetensors.h"
+#include "model/weights_check.h"
 #include "skvq/common.h"
 #include "skvq/error.h"
 #include "skvq/weights.h"
@@ -244,6 +245,7 @@ ModelWeights load_hf_model(const std::string& dir, at::ScalarType dtype) {
     w.config.attention_bias = true;
   }
   w.check_shapes();
+  check_finite(w);
   return w;
 }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "model/qk_layout.h"
+#include "model/weights_check.h"
 #include "skvq/common.h"
 #include "skvq/error.h"
 #include "skvq/weights.h"
@@ -115,6 +116,7 @@ ModelWeights load_llama2c(const std::string& path) {
   w.sha256 = sha256_hex(bytes);
   w.name = std::filesystem::path(path).stem().string();
   w.check_shapes();
+  check_finite(w);
   return w;
 }
 
