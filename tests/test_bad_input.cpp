@@ -18,6 +18,7 @@
 #include "skvq/calibration.h"
 #include "skvq/error.h"
 #include "skvq/session.h"
+#include "skvq/tokenizer.h"
 #include "skvq/weights.h"
 #include "test_util.h"
 
@@ -195,3 +196,66 @@ TEST_F(BadInput, PerplexityNanIsAFailedRunNotADoneOne) {
   EXPECT_EQ(count_runs(db, "done"), 0) << r.out;
   EXPECT_EQ(count_runs(db, "failed"), 1) << r.out;
 }
+
+namespace {
+
+// A tiny config.json for load_hf_config, with one field replaced by raw JSON text.
+std::string config_with(const std::string& dir, const std::string& field, const std::string& raw) {
+  std::string j = R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 172,
+    "num_hidden_layers": 5, "num_attention_heads": 8, "num_key_value_heads": 4, "vocab_size": 512,
+    "max_position_embeddings": 512, "rms_norm_eps": 1e-5, "rope_theta": 10000.0)";
+  j += ", \"" + field + "\": " + raw + "}";
+  const std::string path = dir + "/config.json";
+  write_file(path, j);
+  return path;
+}
+
+// The message of the FileError fn() throws for `path` ("" when it throws none or another error).
+template <class F>
+std::string file_error(F&& fn, const std::string& path) {
+  try {
+    fn();
+  } catch (const skvq::FileError& e) {
+    return e.path() == path ? e.what() : std::string();
+  } catch (...) {
+  }
+  return "";
+}
+
+TEST_F(BadInput, ConfigNumbersOutOfRangeAreClearErrors) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"rope_theta", "0"},          {"rope_theta", "1e999"},
+      {"rms_norm_eps", "-1"},       {"max_position_embeddings", "-1"},
+      {"max_position_embeddings", "4611686018427387904"}, {"hidden_size", "1e999"}};
+  for (const auto& [field, raw] : cases) {
+    const std::string path = config_with(dir_, field, raw);
+    const std::string msg = file_error([&] { skvq::load_hf_config(path); }, path);
+    EXPECT_FALSE(msg.empty()) << field << " = " << raw;
+    EXPECT_TRUE(msg.find(field) != std::string::npos || msg.find("out of range") != std::string::npos ||
+                msg.find("finite") != std::string::npos)
+        << msg;
+  }
+}
+
+TEST_F(BadInput, DeeplyNestedJsonIsRefusedBeforeTheStackOverflows) {
+  const std::string path = dir_ + "/tokenizer.json";
+  write_file(path, std::string(50000, '[') + std::string(50000, ']'));
+  const std::string msg = file_error([&] { skvq::load_hf_tokenizer(path); }, path);
+  EXPECT_NE(msg.find("nested deeper than"), std::string::npos) << msg;
+}
+
+TEST_F(BadInput, SafetensorsShapeWhoseElementCountOverflows) {
+  const std::string dir = dir_ + "/hf";
+  fs::create_directories(dir);
+  config_with(dir, "tie_word_embeddings", "true");
+  const std::string header = R"({"model.embed_tokens.weight": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 16]}})";
+  std::string bytes(8, '\0');
+  const uint64_t n = header.size();
+  std::memcpy(bytes.data(), &n, 8);
+  const std::string path = dir + "/model.safetensors";
+  write_file(path, bytes + header + std::string(16, '\0'));
+  const std::string msg = file_error([&] { skvq::load_model(dir); }, path);
+  EXPECT_NE(msg.find("more elements than a 64-bit count can hold"), std::string::npos) << msg;
+}
+
+}  // namespace

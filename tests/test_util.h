@@ -39,8 +39,10 @@ inline bool models_required() {
   const char* env = std::getenv("SKVQ_REQUIRE_MODELS");
   return env && std::string(env) == "1";
 }
+#ifdef SKVQ_REFERENCE_DIR
 /// Committed reference outputs (tests/reference).
 inline std::string reference(const std::string& rel) { return std::string(SKVQ_REFERENCE_DIR) + "/" + rel; }
+#endif
 
 }  // namespace skvq::test
 

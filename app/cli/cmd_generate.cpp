@@ -52,7 +52,7 @@ void add_generate_command(CLI::App& app) {
     auto cancel = install_cancel_handler();
     if (o->chat && o->chat_template == "none") o->chat_template = "auto";
     parse_chat_template_option(o->chat_template, "");  // an unknown name fails before the model loads
-    LoadedModel lm = load_model_for_eval(o->model, o->tokenizer, o->device);
+    LoadedModel lm = load_model_for_eval(o->model, o->tokenizer, o->device, globals().dtype);
     const Model& model = *lm.model;
     QuantConfig qc = QuantConfig::parse(o->quant);
     std::unique_ptr<Calibration> cal;

@@ -168,7 +168,7 @@ void add_info_command(CLI::App& app) {
       print_gguf_info(*model);
       return;
     }
-    ModelWeights w = load_model(*model);
+    ModelWeights w = load_model(*model, resolve_model_dtype(globals().dtype, *model));
     std::cout << w.name << ": " << w.config.describe() << "\n"
               << "parameters " << w.num_parameters() << ", K/V channels per layer " << w.config.kv_channels()
               << ", float16 KV bytes per token " << w.config.kv_bytes_per_token(2) << "\n"

@@ -60,7 +60,7 @@ void add_longbench_command(CLI::App& app) {
     std::vector<QuantConfig> configs;
     for (const auto& q : o->quant) configs.push_back(QuantConfig::parse(q));
 
-    ModelWeights w = load_model(o->model);
+    ModelWeights w = load_model(o->model, resolve_model_dtype(globals().dtype, o->model));
     auto tok = load_tokenizer_for(o->model, o->tokenizer, static_cast<int32_t>(w.config.vocab_size));
     RunStore store(globals().db);
     const int64_t model_id = register_model(store, w);

@@ -59,7 +59,7 @@ void add_needle_command(CLI::App& app) {
   cmd->callback([o] {
     auto cancel = install_cancel_handler();
     parse_chat_template_option(o->opt.chat_template, "");  // an unknown name fails before the model loads
-    ModelWeights w = load_model(o->model);
+    ModelWeights w = load_model(o->model, resolve_model_dtype(globals().dtype, o->model));
     if (o->rope_scaling <= 0) throw ConfigError("--rope-scaling must be positive");
     w.config.rope_scaling_factor = o->rope_scaling;
     auto tok = load_tokenizer_for(o->model, o->tokenizer, static_cast<int32_t>(w.config.vocab_size));

@@ -36,6 +36,7 @@ void add_ppl_command(CLI::App& app) {
   cmd->callback([o] {
     auto cancel = install_cancel_handler();
     PplJob job = o->job;
+    job.dtype = globals().dtype;
     std::vector<std::string> configs{"fp16"};
     for (const auto& c : job.configs)
       if (QuantConfig::parse(c).to_string() != "fp16") configs.push_back(c);

@@ -5,9 +5,11 @@
 #include <openssl/evp.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
@@ -15,6 +17,30 @@
 
 namespace skvq {
 namespace fs = std::filesystem;
+
+nlohmann::json parse_json_text(const std::string& text, const std::string& path, int max_depth) {
+  using json = nlohmann::json;
+  // The callback sees every event with its depth: refuse deep nesting before the parser (and
+  // later the recursive destructor) goes that deep, and refuse infinite numbers.
+  json::parser_callback_t check = [&](int depth, json::parse_event_t event, json& parsed) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) && depth >= max_depth)
+      throw FileError(path, "JSON nested deeper than " + std::to_string(max_depth) + " levels");
+    if (event == json::parse_event_t::value && parsed.is_number_float() && !std::isfinite(parsed.get<double>()))
+      throw FileError(path, "JSON number out of range (not a finite double, e.g. 1e999)");
+    return true;
+  };
+  try {
+    return json::parse(text, check);
+  } catch (const json::parse_error& e) {
+    throw FileError(path, std::string("malformed JSON: ") + e.what());
+  } catch (const json::exception& e) {  // out_of_range 406: a number like 1e999 overflows a double
+    throw FileError(path, std::string("JSON number out of range: ") + e.what());
+  }
+}
+
+nlohmann::json parse_json_file(const std::string& path, int max_depth) {
+  return parse_json_text(read_file(path), path, max_depth);
+}
 
 void throw_if_cancelled(CancelFlag flag) {
   if (flag && flag->load(std::memory_order_relaxed)) throw Cancelled();
@@ -33,6 +59,13 @@ std::string data_path(const std::string& relative) {
     throw FileError(p.string(), "missing (the data directory is " + data_dir() +
                                     "; set SKVQ_DATA_DIR or --data-dir to where the data lives)");
   return p.string();
+}
+
+std::string models_dir() {
+  const char* env = std::getenv("SKVQ_MODELS_DIR");
+  if (env && *env) return env;
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : ".") + "/.cache/skvq/models";
 }
 
 std::string read_file(const std::string& path) {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@ void throw_if_cancelled(CancelFlag flag);
 /// directory, else ../../shared/data (from a build folder). Returns the path even if missing.
 std::string data_dir();
 
+/// The model cache that scripts/fetch-models.sh fills: $SKVQ_MODELS_DIR if set, else
+/// ~/.cache/skvq/models (outside the repository and the data directory). May not exist.
+std::string models_dir();
+
 /// `relative` under data_dir(); throws FileError "<path>: missing (set SKVQ_DATA_DIR ...)" if
 /// the file or directory does not exist.
 std::string data_path(const std::string& relative);
@@ -31,6 +36,14 @@ std::string read_file(const std::string& path);
 /// bytes (both moved to UTF-8 character boundaries). Throws FileError when the file is missing
 /// or the skip leaves nothing.
 std::string read_text(const std::string& path, int64_t max_bytes = 0, int64_t skip_bytes = 0);
+/// JSON nesting deeper than this is refused (a 50,000-deep tokenizer.json overflowed the stack).
+constexpr int kMaxJsonDepth = 512;
+/// Parses JSON `text` read from `path` (the name used in errors). Throws FileError on malformed
+/// JSON, on nesting deeper than `max_depth`, and on numbers that are not finite (1e999 parses to
+/// infinity).
+nlohmann::json parse_json_text(const std::string& text, const std::string& path, int max_depth = kMaxJsonDepth);
+/// read_file + parse_json_text.
+nlohmann::json parse_json_file(const std::string& path, int max_depth = kMaxJsonDepth);
 /// Hex sha256 of a byte string / of a file's contents (FIPS 180-4). Throws FileError.
 std::string sha256_hex(const std::string& bytes);
 std::string sha256_file(const std::string& path);

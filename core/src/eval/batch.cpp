@@ -19,12 +19,14 @@ std::string resolve_data_path(const std::string& path, const std::string& base_d
   if (fs::path(path).is_relative()) {
     if (!base_dir.empty()) tried.push_back(fs::path(base_dir) / path);
     tried.push_back(fs::path(data_dir()) / path);
+    tried.push_back(fs::path(models_dir()) / path);
   }
   for (const auto& p : tried)
     if (fs::exists(p)) return p.lexically_normal().string();
   std::string where;
   for (const auto& p : tried) where += (where.empty() ? "" : ", ") + p.string();
-  throw FileError(path, "not found (tried " + where + "; the data directory is " + data_dir() + ")");
+  throw FileError(path, "not found (tried " + where + "; the data directory is " + data_dir() +
+                            ", the model cache " + models_dir() + ": scripts/fetch-models.sh fills it)");
 }
 
 namespace {

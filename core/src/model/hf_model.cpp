@@ -20,14 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-json parse_json_file(const std::string& path) {
-  const std::string text = read_file(path);
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw FileError(path, std::string("malformed JSON: ") + e.what());
-  }
-}
+// parse_json_file (skvq/common.h): depth-bounded, refuses non-finite numbers.
 
 int64_t get_int(const json& j, const std::string& path, const char* field) {
   if (!j.contains(field) || j[field].is_null())

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "skvq/common.h"
 #include "skvq/error.h"
 
 namespace skvq::safetensors {
@@ -57,12 +58,7 @@ Header read_header(const std::string& path) {
   h.data_start = 8 + n;
   const uint64_t data_size = h.file_size - h.data_start;
 
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw FileError(path, std::string("malformed safetensors header JSON: ") + e.what());
-  }
+  const json j = parse_json_text(text, path);
   if (!j.is_object()) throw FileError(path, "safetensors header is not a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& name = it.key();
@@ -85,11 +81,17 @@ Header read_header(const std::string& path) {
     const int64_t es = element_size(t.dtype);
     if (es == 0) throw bad("unknown dtype '" + t.dtype + "'");
     uint64_t numel = 1;
+    bool overflow = false;
     for (const json& d : e["shape"]) {
       if (!d.is_number_integer() || d.get<int64_t>() < 0) throw bad("shape has a non-integer or negative dimension");
       t.shape.push_back(d.get<int64_t>());
-      numel *= static_cast<uint64_t>(d.get<int64_t>());
+      overflow = overflow || __builtin_mul_overflow(numel, static_cast<uint64_t>(d.get<int64_t>()), &numel);
     }
+    uint64_t bytes = 0;
+    // int64 element counts (LibTorch) and byte counts must both be representable.
+    if (overflow || numel > static_cast<uint64_t>(INT64_MAX) ||
+        __builtin_mul_overflow(numel, static_cast<uint64_t>(es), &bytes) || bytes > static_cast<uint64_t>(INT64_MAX))
+      throw bad("shape " + e["shape"].dump() + " has more elements than a 64-bit count can hold");
     const json& off = e["data_offsets"];
     if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       throw bad("data_offsets must be non-negative integers");
@@ -100,9 +102,9 @@ Header read_header(const std::string& path) {
       throw bad("data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
                 "] lie past the end of the data (" + std::to_string(data_size) +
                 " bytes); the file is truncated or corrupt");
-    if (t.end - t.begin != numel * static_cast<uint64_t>(es))
+    if (t.end - t.begin != bytes)
       throw bad("data_offsets span " + std::to_string(t.end - t.begin) + " bytes but shape x " +
-                t.dtype + " needs " + std::to_string(numel * es));
+                t.dtype + " needs " + std::to_string(bytes));
     h.tensors.emplace(name, std::move(t));
   }
   return h;

@@ -129,6 +129,8 @@ class HfTokenizer final : public Tokenizer {
   std::unordered_map<uint64_t, Merge> merges_;
   int32_t unk_ = -1, bos_ = -1, eos_ = -1;
   bool add_bos_token_ = true;
+  int post_processor_bos_ = -1;  // 1: tokenizer.json's post-processor adds BOS, 0: it does not, -1: none
+  static int template_adds_first_special(const json& post_processor);
   std::string chat_template_;  // tokenizer_config.json "add_bos_token" (GGUF tokenizer.ggml.add_bos_token)
   bool byte_fallback_ = false, ignore_merges_ = false, fuse_unk_ = false;
   // sentencepiece style

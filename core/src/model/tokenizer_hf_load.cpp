@@ -22,14 +22,9 @@ std::string token_string(const json& j, const std::string& path, const std::stri
   throw FileError(path, "field '" + field + "' must be a string or an object with \"content\"");
 }
 
-json parse_json_file(const std::string& path) {
-  const std::string text = read_file(path);
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw FileError(path, std::string("malformed JSON: ") + e.what());
-  }
-}
+// Depth-bounded (a tokenizer.json nested 50,000 levels deep overflowed the stack) and refusing
+// non-finite numbers: the shared helper of skvq/common.h.
+json parse_json_file(const std::string& path) { return skvq::parse_json_file(path); }
 
 }  // namespace
 
@@ -131,6 +126,10 @@ void HfTokenizer::load(const json& root) {
     auto u = vocab_.find(unk);
     if (u != vocab_.end()) unk_ = u->second;
   }
+
+  // BOS: Hugging Face adds it through the post-processor (TemplateProcessing with a special token
+  // before $A); without one, the old default (BOS when the vocabulary has one) holds.
+  if (root.contains("post_processor") && root["post_processor"].is_object()) post_processor_bos_ = template_adds_first_special(root["post_processor"]);
 
   // pre-processing: decide the kind
   const json& pre = root.contains("pre_tokenizer") ? root["pre_tokenizer"] : json();
@@ -250,8 +249,9 @@ void HfTokenizer::read_pre_tokenizer(const json& p) {
     add_prefix_space_ = p.value("add_prefix_space", false);
     if (p.value("use_regex", true)) add_splitter(kGpt2Pattern);
   } else if (type == "Digits") {
-    // Hugging Face splits off ASCII digits: one by one, or runs of them.
-    add_splitter(p.value("individual_digits", false) ? "[0-9]" : "[0-9]+");
+    // Hugging Face splits off numeric characters (Rust char::is_numeric, Unicode N): one by
+    // one, or runs of them.
+    add_splitter(p.value("individual_digits", false) ? "\\p{N}" : "\\p{N}+");
   } else if (type == "Metaspace") {
     metaspace_ = true;
     meta_repl_ = p.value("replacement", std::string(kMeta));
@@ -262,6 +262,20 @@ void HfTokenizer::read_pre_tokenizer(const json& p) {
   } else {
     throw FileError(path_, "unsupported pre-tokenizer type '" + type + "'");
   }
+}
+
+// Whether a post-processor puts a special token before the sequence ($A): TemplateProcessing
+// (possibly inside a Sequence). Other processors (ByteLevel, ...) add nothing.
+int HfTokenizer::template_adds_first_special(const json& p) {
+  const std::string type = p.value("type", std::string());
+  if (type == "Sequence" && p.contains("processors") && p["processors"].is_array()) {
+    for (const json& s : p["processors"])
+      if (template_adds_first_special(s) == 1) return 1;
+    return 0;
+  }
+  if (type != "TemplateProcessing") return 0;
+  if (!p.contains("single") || !p["single"].is_array() || p["single"].empty()) return 0;
+  return p["single"][0].is_object() && p["single"][0].contains("SpecialToken") ? 1 : 0;
 }
 
 void HfTokenizer::add_splitter(const std::string& pattern) {
@@ -284,7 +298,10 @@ void HfTokenizer::load_special_tokens(const json& c, const std::string& cfg) {
   };
   bos_ = find(bos, "bos_token");
   eos_ = find(eos, "eos_token");
-  if (c.contains("add_bos_token") && c["add_bos_token"].is_boolean()) add_bos_token_ = c["add_bos_token"].get<bool>();
+  if (c.contains("add_bos_token") && c["add_bos_token"].is_boolean())
+    add_bos_token_ = c["add_bos_token"].get<bool>();
+  else if (post_processor_bos_ >= 0)
+    add_bos_token_ = post_processor_bos_ == 1;
   if (c.contains("chat_template") && c["chat_template"].is_string()) chat_template_ = c["chat_template"].get<std::string>();
 }
 
@@ -298,6 +315,7 @@ void HfTokenizer::guess_special_tokens() {
   };
   bos_ = first_of({"<s>", "<|begin_of_text|>", "<bos>"});
   eos_ = first_of({"</s>", "<|end_of_text|>", "<|endoftext|>", "<eos>"});
+  if (post_processor_bos_ >= 0) add_bos_token_ = post_processor_bos_ == 1;
 }
 
 }  // namespace skvq::hf
