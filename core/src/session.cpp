@@ -25,9 +25,13 @@ at::ScalarType resolve_model_dtype(const std::string& name, const std::string& m
                        : fs::path(model_path).filename() == "config.json" ? fs::path(model_path).parent_path()
                                                                           : fs::path();
   if (!dir.empty() && fs::is_regular_file(dir / "model.safetensors", ec)) {
-    const auto h = safetensors::read_header((dir / "model.safetensors").string());
-    auto it = h.tensors.find("model.embed_tokens.weight");
-    if (it != h.tensors.end() && it->second.dtype == "BF16") return at::kBFloat16;
+    try {
+      const auto h = safetensors::read_header((dir / "model.safetensors").string());
+      auto it = h.tensors.find("model.embed_tokens.weight");
+      if (it != h.tensors.end() && it->second.dtype == "BF16") return at::kBFloat16;
+    } catch (const FileError&) {
+      // A broken checkpoint: the loader reports it (config.json first), not the dtype guess.
+    }
   }
   return at::kFloat;
 }
