@@ -22,9 +22,6 @@ std::string token_string(const json& j, const std::string& path, const std::stri
   throw FileError(path, "field '" + field + "' must be a string or an object with \"content\"");
 }
 
-// Depth-bounded (a tokenizer.json nested 50,000 levels deep overflowed the stack) and refusing
-// non-finite numbers: the shared helper of skvq/common.h.
-json parse_json_file(const std::string& path) { return skvq::parse_json_file(path); }
 
 }  // namespace
 
