@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "skvq/error.h"
 
@@ -97,11 +98,8 @@ std::string read_text(const std::string& path, int64_t max_bytes, int64_t skip_b
   return s;
 }
 
-std::string sha256_hex(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) != 1)
-    throw Error("sha256: OpenSSL EVP_Digest failed");
+namespace {
+std::string to_hex(const unsigned char* digest, unsigned int len) {
   static const char* hex = "0123456789abcdef";
   std::string out;
   for (unsigned int i = 0; i < len; ++i) {
@@ -110,8 +108,50 @@ std::string sha256_hex(const std::string& bytes) {
   }
   return out;
 }
+}  // namespace
 
-std::string sha256_file(const std::string& path) { return sha256_hex(read_file(path)); }
+std::string sha256_hex(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) != 1)
+    throw Error("sha256: OpenSSL EVP_Digest failed");
+  return to_hex(digest, len);
+}
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr) != 1)
+    throw Error("sha256: OpenSSL EVP_DigestInit_ex failed");
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+void Sha256::update(const void* data, size_t bytes) {
+  if (bytes > 0 && EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, bytes) != 1)
+    throw Error("sha256: OpenSSL EVP_DigestUpdate failed");
+}
+
+std::string Sha256::hex() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), digest, &len) != 1)
+    throw Error("sha256: OpenSSL EVP_DigestFinal_ex failed");
+  return to_hex(digest, len);
+}
+
+std::string sha256_file(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw FileError(path, "is a directory, expected a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path, fs::exists(path, ec) ? "cannot be read" : "no such file");
+  Sha256 h;
+  std::vector<char> block(1 << 20);
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    h.update(block.data(), static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) throw FileError(path, "read error while hashing");
+  return h.hex();
+}
 
 void set_threads(int n) {
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

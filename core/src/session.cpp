@@ -24,14 +24,23 @@ at::ScalarType resolve_model_dtype(const std::string& name, const std::string& m
   const fs::path dir = fs::is_directory(model_path, ec) ? fs::path(model_path)
                        : fs::path(model_path).filename() == "config.json" ? fs::path(model_path).parent_path()
                                                                           : fs::path();
-  if (!dir.empty() && fs::is_regular_file(dir / "model.safetensors", ec)) {
-    try {
-      const auto h = safetensors::read_header((dir / "model.safetensors").string());
-      auto it = h.tensors.find("model.embed_tokens.weight");
-      if (it != h.tensors.end() && it->second.dtype == "BF16") return at::kBFloat16;
-    } catch (const FileError&) {
-      // A broken checkpoint: the loader reports it (config.json first), not the dtype guess.
+  if (dir.empty()) return at::kFloat;
+  try {
+    // The shard holding the embedding: model.safetensors, or the one the index names.
+    fs::path file = dir / "model.safetensors";
+    if (!fs::is_regular_file(file, ec) && fs::is_regular_file(dir / "model.safetensors.index.json", ec)) {
+      const auto index = parse_json_file((dir / "model.safetensors.index.json").string());
+      const auto* map = index.is_object() && index.contains("weight_map") ? &index["weight_map"] : nullptr;
+      if (map && map->is_object() && map->contains("model.embed_tokens.weight") &&
+          (*map)["model.embed_tokens.weight"].is_string())
+        file = dir / (*map)["model.embed_tokens.weight"].get<std::string>();
     }
+    if (!fs::is_regular_file(file, ec)) return at::kFloat;
+    const auto h = safetensors::read_header(file.string());
+    auto it = h.tensors.find("model.embed_tokens.weight");
+    if (it != h.tensors.end() && it->second.dtype == "BF16") return at::kBFloat16;
+  } catch (const FileError&) {
+    // A broken checkpoint: the loader reports it (config.json first), not the dtype guess.
   }
   return at::kFloat;
 }

@@ -45,8 +45,25 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& path,
 /// read_file + parse_json_text.
 nlohmann::json parse_json_file(const std::string& path, int max_depth = kMaxJsonDepth);
 /// Hex sha256 of a byte string / of a file's contents (FIPS 180-4). Throws FileError.
+/// sha256_file streams the file in 1 MiB blocks (never holds it whole).
 std::string sha256_hex(const std::string& bytes);
 std::string sha256_file(const std::string& path);
+
+/// Incremental sha256 (OpenSSL EVP): update() any number of times, then hex(); the digest equals
+/// sha256_hex of the concatenated bytes. Throws Error if OpenSSL fails.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(const void* data, size_t bytes);
+  /// Finishes the digest (lowercase hex, 64 characters); the object cannot be updated after.
+  std::string hex();
+
+ private:
+  void* ctx_;  // EVP_MD_CTX*
+};
 
 /// Sets LibTorch's intra-op thread count; n <= 0 means the hardware concurrency.
 void set_threads(int n);

@@ -21,14 +21,15 @@ namespace skvq {
 using nlohmann::json;
 
 std::string kv_weights_fingerprint(const ModelWeights& w) {
-  std::string bytes;
+  // Hashed one tensor at a time: for a 7B model the float32 k/v weights alone are 4 GB.
+  Sha256 h;
   for (const auto& l : w.layers) {
     for (const at::Tensor* t : {&l.k_proj, &l.v_proj}) {
       auto f = t->to(at::kFloat).cpu().contiguous();
-      bytes.append(reinterpret_cast<const char*>(f.data_ptr<float>()), f.numel() * sizeof(float));
+      h.update(f.data_ptr<float>(), static_cast<size_t>(f.numel()) * sizeof(float));
     }
   }
-  return sha256_hex(bytes);
+  return h.hex();
 }
 
 namespace {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "model/mapped_file.h"
 #include "model/safetensors.h"
 #include "model/weights_check.h"
 #include "skvq/common.h"
@@ -190,6 +191,8 @@ ModelWeights load_hf_model(const std::string& dir, at::ScalarType dtype) {
                           name.find(".self_attn.v_proj.bias") != std::string::npos;
     if (is_bias && !qkv_bias) throw FileError(file, "tensor '" + name + "': this bias is not supported");
   }
+  // Weights at the file's dtype are views of these mappings (no copy); others are converted.
+  std::map<std::string, std::shared_ptr<const MappedFile>> mapped;
   auto load = [&](const std::string& name, bool required) -> at::Tensor {
     auto it = where.find(name);
     if (it == where.end()) {
@@ -199,8 +202,9 @@ ModelWeights load_hf_model(const std::string& dir, at::ScalarType dtype) {
     const safetensors::Header& h = headers.at(it->second);
     if (!h.tensors.count(name))
       throw FileError(it->second, "missing tensor '" + name + "' (listed in model.safetensors.index.json)");
-    at::Tensor t = safetensors::read_tensor(it->second, h, name);
-    return dtype == at::kFloat ? t : t.to(dtype);
+    auto& file = mapped[it->second];
+    if (!file) file = std::make_shared<const MappedFile>(it->second);
+    return safetensors::map_tensor(file, h, name, dtype);
   };
 
   w.embed_tokens = load("model.embed_tokens.weight", true);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "model/mapped_file.h"
 #include "skvq/common.h"
 #include "skvq/error.h"
 
@@ -110,11 +111,13 @@ Header read_header(const std::string& path) {
   return h;
 }
 
-at::Tensor read_tensor(const std::string& path, const Header& header, const std::string& name) {
+namespace {
+// The floating LibTorch type of a tensor entry; FileError for other dtypes or a missing name.
+const TensorInfo& float_entry(const std::string& path, const Header& header, const std::string& name,
+                              at::ScalarType& st) {
   auto it = header.tensors.find(name);
   if (it == header.tensors.end()) throw FileError(path, "no tensor '" + name + "'");
   const TensorInfo& t = it->second;
-  at::ScalarType st;
   if (t.dtype == "F32")
     st = at::kFloat;
   else if (t.dtype == "F16")
@@ -126,6 +129,37 @@ at::Tensor read_tensor(const std::string& path, const Header& header, const std:
   else
     throw FileError(path, "tensor '" + name + "': dtype " + t.dtype +
                               " cannot be loaded as float (supported: F32, F16, BF16, F64)");
+  return t;
+}
+}  // namespace
+
+at::Tensor map_tensor(const std::shared_ptr<const MappedFile>& file, const Header& header,
+                      const std::string& name, at::ScalarType dtype) {
+  const std::string& path = file->path();
+  at::ScalarType st;
+  const TensorInfo& t = float_entry(path, header, name, st);
+  if (file->size() != header.file_size)
+    throw FileError(path, "the file changed size while loading (" + std::to_string(header.file_size) + " -> " +
+                              std::to_string(file->size()) + " bytes)");
+  const uint8_t* data = file->data() + header.data_start + t.begin;
+  const int64_t es = element_size(t.dtype);
+  const auto opts = at::TensorOptions().dtype(st);
+  if (t.end == t.begin) return at::empty(t.shape, opts).to(dtype);
+  // from_blob's deleter holds the mapping: the tensor outlives the loader's handle safely.
+  std::shared_ptr<const MappedFile> keep = file;
+  at::Tensor view = at::from_blob(const_cast<uint8_t*>(data), t.shape, [keep](void*) {}, opts);
+  if (st == dtype && reinterpret_cast<uintptr_t>(data) % static_cast<uintptr_t>(es) == 0) return view;
+  if (reinterpret_cast<uintptr_t>(data) % static_cast<uintptr_t>(es) != 0) {
+    at::Tensor copy = at::empty(t.shape, opts);
+    std::memcpy(copy.data_ptr(), data, t.end - t.begin);
+    return copy.to(dtype);
+  }
+  return view.to(dtype);  // a converted copy; `view` and its hold on the mapping go away
+}
+
+at::Tensor read_tensor(const std::string& path, const Header& header, const std::string& name) {
+  at::ScalarType st;
+  const TensorInfo& t = float_entry(path, header, name, st);
   at::Tensor raw = at::empty(t.shape, at::TensorOptions().dtype(st));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw FileError(path, "cannot be read");

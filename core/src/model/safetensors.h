@@ -7,9 +7,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace skvq {
+class MappedFile;
+}
 
 namespace skvq::safetensors {
 
@@ -36,6 +41,14 @@ Header read_header(const std::string& path);
 /// Reads one tensor described by `info` (from read_header(path)) as a contiguous float32 CPU
 /// tensor; F64/F32/F16/BF16 are converted. Throws FileError for other dtypes or a short read.
 at::Tensor read_tensor(const std::string& path, const Header& header, const std::string& name);
+
+/// Tensor `name` as `dtype` from a memory map of the file the header was read from. When the
+/// stored dtype is `dtype` and the data is aligned to its element size, the tensor is a zero-copy
+/// view of the mapping (read-only memory: never written in place) that keeps `file` mapped;
+/// otherwise a converted contiguous copy (F64/F32/F16/BF16 only). Throws FileError when the file
+/// changed size since read_header, for other dtypes, or an unknown name.
+at::Tensor map_tensor(const std::shared_ptr<const MappedFile>& file, const Header& header,
+                      const std::string& name, at::ScalarType dtype);
 
 /// Reads every tensor of the file as float32 (see read_tensor).
 std::map<std::string, at::Tensor> read_all(const std::string& path);

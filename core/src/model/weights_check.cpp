@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <string>
 
 #include "skvq/error.h"
@@ -11,9 +12,19 @@ namespace skvq {
 
 namespace {
 
+// In slices of 4M elements, so that the temporaries stay a few MB whatever the tensor's size
+// (a whole-tensor isfinite of a 7B embedding would allocate ~650 MB of masks).
+bool all_finite(const at::Tensor& t) {
+  const at::Tensor flat = t.reshape({-1});
+  constexpr int64_t kSlice = int64_t(1) << 22;
+  for (int64_t i = 0; i < flat.numel(); i += kSlice)
+    if (!at::isfinite(flat.slice(0, i, std::min(i + kSlice, flat.numel()))).all().item<bool>()) return false;
+  return true;
+}
+
 void check_one(const ModelWeights& w, const at::Tensor& t, const std::string& name) {
   if (!t.defined() || !t.is_floating_point() || t.numel() == 0) return;
-  if (at::isfinite(t).all().item<bool>()) return;
+  if (all_finite(t)) return;
   const int64_t nan = at::isnan(t).sum().item<int64_t>();
   const int64_t inf = at::isinf(t).sum().item<int64_t>();
   throw FileError(w.source_path, "tensor " + name + " is not finite: " + std::to_string(nan) + " NaN and " +
