@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "skvq/blas_select.h"
 #include "skvq/common.h"
 #include "skvq/model.h"
 #include "skvq/weights.h"
@@ -190,6 +191,7 @@ int load_and_report(const fs::path& dir, int64_t tokens) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  skvq::select_blas_kernels(argv);
   const char* env_dir = std::getenv("SKVQ_BENCH_DIR");
   fs::path dir = env_dir ? env_dir : "/tmp/skvq-bench-7b";
   bool keep = false, child = false;

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "skvq/blas_select.h"
 #include "skvq/common.h"
 #include "skvq/perplexity.h"
 #include "skvq/session.h"
@@ -17,6 +18,7 @@
 using namespace skvq;
 
 int main(int argc, char** argv) {
+  skvq::select_blas_kernels(argv);
   int64_t max_chunks = 0;
   std::string threads_arg = "1," + std::to_string(std::max(1u, std::thread::hardware_concurrency()));
   std::string quant = "fp16";

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "commands.h"
+#include "skvq/blas_select.h"
 #include "skvq/common.h"
 #include "skvq/error.h"
 
@@ -15,6 +16,7 @@ GlobalOptions& globals() {
 }  // namespace skvq::cli
 
 int main(int argc, char** argv) {
+  skvq::select_blas_kernels(argv);
   using namespace skvq::cli;
   CLI::App app{"skvq: sliding-window KV cache quantization (SKVQ) engine, headless"};
   app.set_version_flag("--version", std::string("skvq ") + SKVQ_VERSION);

@@ -12,6 +12,7 @@
 
 #include "engine.h"
 #include "main_window.h"
+#include "skvq/blas_select.h"
 #include "skvq/common.h"
 #include "skvq/error.h"
 #include "studio_settings.h"
@@ -30,6 +31,7 @@ bool wantsHeadless(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  skvq::select_blas_kernels(argv);
   std::unique_ptr<QCoreApplication> app(wantsHeadless(argc, argv) ? new QCoreApplication(argc, argv)
                                                                   : new QApplication(argc, argv));
   QCoreApplication::setOrganizationName(QStringLiteral("skvq"));
