@@ -1,6 +1,7 @@
 // Run store (SQLite): schema, models, calibrations, runs, items, exports and failure modes.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -24,6 +25,7 @@ skvq::ModelRecord model_rec(const std::string& name, const std::string& sha) {
   m.name = name;
   m.path = "/models/" + name + ".bin";
   m.sha256 = sha;
+  m.identity = "id-" + sha;
   m.config = {{"hidden_size", 64}, {"num_hidden_layers", 5}};
   return m;
 }
@@ -80,7 +82,7 @@ TEST(RunStore, CreatesSchemaWithPragmas) {
   RawDb raw(path);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.text("SELECT version FROM schema_version"), std::to_string(RunStore::schema_version()));
-  EXPECT_EQ(RunStore::schema_version(), 1);
+  EXPECT_EQ(RunStore::schema_version(), 2);
   for (const char* t : {"models", "calibrations", "runs", "run_items"})
     EXPECT_EQ(raw.text(std::string("SELECT name FROM sqlite_master WHERE type='table' AND name='") + t + "'"), t);
   // run_items cascades from runs and is unique per (run_id, key).
@@ -99,7 +101,7 @@ TEST(RunStore, ModelsAndCalibrationsUpsert) {
   EXPECT_NE(a, b);
   auto moved = model_rec("stories260K-renamed", "sha-a");
   moved.path = "/elsewhere/m.bin";
-  EXPECT_EQ(s.upsert_model(moved), a);  // same sha256 -> same id, path and name updated
+  EXPECT_EQ(s.upsert_model(moved), a);  // same identity -> same id, path and name updated
   auto m = s.get_model(a);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->name, "stories260K-renamed");
@@ -364,7 +366,7 @@ TEST(RunStoreErrors, ForeignTablesAndNewerVersion) {
   }
   { RawDb raw(newer); ASSERT_EQ(raw.exec("UPDATE schema_version SET version = 99"), SQLITE_OK); }
   expect_store_error([&] { RunStore s(newer); }, newer, "schema version 99, newer than this software");
-  { RawDb raw(newer); ASSERT_EQ(raw.exec("UPDATE schema_version SET version = 1"), SQLITE_OK); }
+  { RawDb raw(newer); ASSERT_EQ(raw.exec("UPDATE schema_version SET version = 2"), SQLITE_OK); }
   RunStore ok(newer);
   EXPECT_EQ(ok.list_runs().size(), 1u);
 }
@@ -379,9 +381,10 @@ TEST(RunStoreErrors, LockedDatabaseLosesNothing) {
     s.add_run(ppl_run(m, "k2-v2-g32", 7.0));
   }
   RunStore s(path, 150);
+  EXPECT_EQ(s.busy_timeout(), 150);
   RawDb other(path);
-  ASSERT_EQ(other.exec("BEGIN EXCLUSIVE; INSERT INTO models(name,path,sha256,config,created_at) "
-                       "VALUES('x','x','x','{}','t');"),
+  ASSERT_EQ(other.exec("BEGIN EXCLUSIVE; INSERT INTO models(name,path,sha256,identity,config,created_at) "
+                       "VALUES('x','x','x','x','{}','t');"),
             SQLITE_OK);
   auto t0 = std::chrono::steady_clock::now();
   expect_store_error([&] { s.add_run(ppl_run(m, "fp16", 5.0)); }, path, "locked");
@@ -481,4 +484,241 @@ TEST(RunStore, CommandLine) {
   ASSERT_EQ(s.list_runs().size(), 1u);
   EXPECT_EQ(s.list_runs()[0].id, keep);
   EXPECT_EQ(run("runs show 9999").first, 1);
+}
+
+// Before schema version 2 a model was found by its weights sha256 alone: the same weights with
+// another config or tokenizer got the old model row (renamed) and its stored results.
+TEST(RunStore, ModelIdentityIsMoreThanTheWeights) {
+  RunStore s(skvq::test::temp_dir("store") + "/runs.sqlite");
+  auto a = model_rec("m", "same-weights");
+  a.identity = "identity-a";
+  auto b = a;
+  b.name = "m-rope4";
+  b.identity = "identity-b";
+  const int64_t ia = s.upsert_model(a), ib = s.upsert_model(b);
+  EXPECT_NE(ia, ib);
+  EXPECT_EQ(s.get_model(ia)->name, "m");  // not renamed by the other model
+  EXPECT_EQ(s.get_model(ib)->sha256, "same-weights");
+  EXPECT_EQ(s.upsert_model(a), ia);
+  s.add_run(ppl_run(ia, "fp16", 4.0));
+  EXPECT_FALSE(s.find_run(ppl_run(ib, "fp16", 0)));  // a's result is not b's
+  a.identity.clear();
+  expect_store_error([&] { s.upsert_model(a); }, s.path(), "empty identity");
+}
+
+// A store written by schema version 1 (the DDL of that release) keeps its rows and ids, and its
+// models, identified by their weights alone, match no new identity.
+TEST(RunStore, MigratesVersionOneStores) {
+  const std::string path = skvq::test::temp_dir("store") + "/v1.sqlite";
+  {
+    RawDb raw(path);
+    ASSERT_EQ(raw.exec(R"sql(
+PRAGMA journal_mode = WAL;
+CREATE TABLE schema_version(version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES (1);
+CREATE TABLE models(id INTEGER PRIMARY KEY, name TEXT NOT NULL, path TEXT NOT NULL,
+  sha256 TEXT NOT NULL UNIQUE, config TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL);
+CREATE TABLE calibrations(id INTEGER PRIMARY KEY,
+  model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE, path TEXT NOT NULL,
+  sha256 TEXT NOT NULL UNIQUE, text_path TEXT NOT NULL, text_sha256 TEXT NOT NULL,
+  samples INTEGER NOT NULL, seq_len INTEGER NOT NULL, seed INTEGER NOT NULL,
+  group_sizes TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE INDEX calibrations_model ON calibrations(model_id);
+CREATE TABLE runs(id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
+  model_id INTEGER NOT NULL REFERENCES models(id), calibration_id INTEGER REFERENCES calibrations(id),
+  config TEXT NOT NULL, data_path TEXT NOT NULL DEFAULT '', data_sha256 TEXT NOT NULL DEFAULT '',
+  params TEXT NOT NULL DEFAULT '{}', metrics TEXT NOT NULL DEFAULT '{}',
+  status TEXT NOT NULL DEFAULT 'done', software_version TEXT NOT NULL, created_at TEXT NOT NULL,
+  wall_seconds REAL NOT NULL DEFAULT 0);
+CREATE INDEX runs_identity ON runs(kind, model_id, config, data_sha256);
+CREATE TABLE run_items(id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, key TEXT NOT NULL,
+  data TEXT NOT NULL, UNIQUE(run_id, key));
+INSERT INTO models VALUES (7, 'stories', '/m.bin', 'w-sha', '{"hidden_size":64}', '2025-01-01T00:00:00Z');
+INSERT INTO calibrations VALUES (3, 7, '/c.json', 'c-sha', 't', 't-sha', 4, 256, 0, '[8]', '2025-01-01T00:00:00Z');
+INSERT INTO runs(id, kind, model_id, calibration_id, config, metrics, status, software_version, created_at)
+  VALUES (5, 'ppl', 7, 3, 'k2-v2-g8', '{"ppl":4.5}', 'done', '0.1', '2025-01-01T00:00:00Z');
+INSERT INTO run_items(run_id, key, data) VALUES (5, 'a', '1');
+)sql"),
+              SQLITE_OK);
+  }
+  RunStore s(path);
+  auto models = s.list_models();
+  ASSERT_EQ(models.size(), 1u);
+  EXPECT_EQ(models[0].id, 7);
+  EXPECT_EQ(models[0].sha256, "w-sha");
+  EXPECT_EQ(models[0].identity, "v1-weights-only:w-sha");
+  EXPECT_EQ(models[0].config["hidden_size"], 64);
+  auto run = s.get_run(5);
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->model_id, 7);
+  EXPECT_EQ(run->calibration_id, std::optional<int64_t>(3));
+  EXPECT_DOUBLE_EQ(run->metrics["ppl"].get<double>(), 4.5);
+  EXPECT_EQ(run->owner, "");
+  EXPECT_EQ(s.get_calibration(3)->model_id, 7);
+  // The same weights under a full identity are a new model; the old row stays as it was.
+  auto m = model_rec("stories", "w-sha");
+  m.identity = "full-identity";
+  EXPECT_NE(s.upsert_model(m), 7);
+  EXPECT_EQ(s.get_model(7)->identity, "v1-weights-only:w-sha");
+  // Foreign keys hold after the table rebuild: items cascade, unknown models are refused.
+  EXPECT_TRUE(s.delete_run(5));
+  EXPECT_EQ(s.item_count(5), 0);
+  expect_store_error([&] { s.add_run(ppl_run(999, "fp16", 1)); }, path, "no model with id 999");
+  RawDb raw(path);
+  EXPECT_EQ(raw.text("SELECT version FROM schema_version"), "2");
+  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM sqlite_master WHERE name = 'models_v2'"), "0");
+  EXPECT_EQ(raw.text("PRAGMA foreign_key_check"), "");
+}
+
+namespace {
+
+// The pid of a process that has exited (and been reaped): certainly not alive.
+long dead_pid() {
+  pid_t p = fork();
+  if (p == 0) _exit(0);
+  int st = 0;
+  waitpid(p, &st, 0);
+  return static_cast<long>(p);
+}
+
+std::string host_of_this_process() {
+  const std::string& me = RunStore::process_owner();
+  return me.substr(0, me.find(' '));
+}
+
+}  // namespace
+
+TEST(RunStoreClaims, LiveClaimsAreBusyDeadOrStaleOnesAreTakenOver) {
+  const std::string path = skvq::test::temp_dir("store") + "/runs.sqlite";
+  RunStore s(path);
+  const int64_t m = s.upsert_model(model_rec("m", "sha"));
+  auto ident = ppl_run(m, "k2-v2-g8", 0);
+  ident.metrics = json::object();
+
+  auto c1 = s.claim_run(ident);
+  ASSERT_EQ(c1.state, skvq::ClaimState::Claimed);
+  EXPECT_EQ(c1.previous_status, "");
+  EXPECT_EQ(c1.run.owner, RunStore::process_owner());
+  auto stored = s.get_run(c1.run.id);
+  EXPECT_EQ(stored->status, "running");
+  EXPECT_EQ(stored->owner, RunStore::process_owner());
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  EXPECT_GE(stored->heartbeat, now - 5);
+
+  RawDb raw(path);
+  auto set_owner = [&](const std::string& owner, int64_t heartbeat) {
+    ASSERT_EQ(raw.exec("UPDATE runs SET owner = '" + owner + "', heartbeat = " + std::to_string(heartbeat) +
+                       " WHERE id = " + std::to_string(c1.run.id)),
+              SQLITE_OK);
+  };
+  const std::string host = host_of_this_process();
+  // Another live process on this host (our parent), fresh heartbeat: busy.
+  set_owner(host + " " + std::to_string(getppid()) + " other", now);
+  auto busy = s.claim_run(ident);
+  EXPECT_EQ(busy.state, skvq::ClaimState::Busy);
+  EXPECT_EQ(busy.run.id, c1.run.id);
+  EXPECT_EQ(s.get_run(c1.run.id)->owner, host + " " + std::to_string(getppid()) + " other");  // untouched
+  // Its process has exited: taken over at once, same run (its items are kept).
+  s.put_item({c1.run.id, "done-part", 1});
+  set_owner(host + " " + std::to_string(dead_pid()) + " other", now);
+  auto taken = s.claim_run(ident);
+  EXPECT_EQ(taken.state, skvq::ClaimState::Claimed);
+  EXPECT_EQ(taken.run.id, c1.run.id);
+  EXPECT_EQ(taken.previous_status, "running");
+  EXPECT_EQ(s.get_run(c1.run.id)->owner, RunStore::process_owner());
+  EXPECT_EQ(s.item_count(c1.run.id), 1);
+  // Live process but no heartbeat for longer than the bound: stale.
+  set_owner(host + " " + std::to_string(getppid()) + " other", now - skvq::kClaimStaleSeconds - 10);
+  EXPECT_EQ(s.claim_run(ident).state, skvq::ClaimState::Claimed);
+  // Another host: only the heartbeat tells.
+  set_owner("elsewhere.example 1 other", now);
+  EXPECT_EQ(s.claim_run(ident).state, skvq::ClaimState::Busy);
+  set_owner("elsewhere.example 1 other", now - skvq::kClaimStaleSeconds - 10);
+  EXPECT_EQ(s.claim_run(ident).state, skvq::ClaimState::Claimed);
+
+  // Failed and interrupted runs are claimed again (resumed); done runs as on_done says.
+  s.finish_run(c1.run.id, "interrupted", json::object(), 1.0);
+  auto resumed = s.claim_run(ident);
+  EXPECT_EQ(resumed.state, skvq::ClaimState::Claimed);
+  EXPECT_EQ(resumed.previous_status, "interrupted");
+  EXPECT_EQ(resumed.run.id, c1.run.id);
+  s.finish_run(c1.run.id, "done", {{"ppl", 5.0}}, 2.0);
+  auto done = s.claim_run(ident, skvq::OnDone::Reuse);
+  EXPECT_EQ(done.state, skvq::ClaimState::Done);
+  EXPECT_DOUBLE_EQ(done.run.metrics["ppl"].get<double>(), 5.0);
+  EXPECT_EQ(s.get_run(c1.run.id)->status, "done");
+  auto again = s.claim_run(ident, skvq::OnDone::Resume);
+  EXPECT_EQ(again.state, skvq::ClaimState::Claimed);
+  EXPECT_EQ(again.run.id, c1.run.id);
+  s.finish_run(c1.run.id, "done", {{"ppl", 5.0}}, 2.0);
+  auto rerun = s.claim_run(ident, skvq::OnDone::Rerun);
+  EXPECT_EQ(rerun.state, skvq::ClaimState::Claimed);
+  EXPECT_GT(rerun.run.id, c1.run.id);
+  EXPECT_EQ(s.list_runs().size(), 2u);
+}
+
+TEST(RunStoreClaims, ClaimIsLiveRules) {
+  const int64_t now = 1000000;
+  const std::string host = host_of_this_process();
+  EXPECT_FALSE(RunStore::claim_is_live("", now, now));
+  EXPECT_FALSE(RunStore::claim_is_live(RunStore::process_owner(), now, now));  // our own leftover
+  EXPECT_FALSE(RunStore::claim_is_live("garbage", now, now));
+  EXPECT_TRUE(RunStore::claim_is_live(host + " " + std::to_string(getppid()) + " t", now, now));
+  EXPECT_FALSE(RunStore::claim_is_live(host + " " + std::to_string(dead_pid()) + " t", now, now));
+  EXPECT_TRUE(RunStore::claim_is_live("other-host 5 t", now - skvq::kClaimStaleSeconds, now));
+  EXPECT_FALSE(RunStore::claim_is_live("other-host 5 t", now - skvq::kClaimStaleSeconds - 1, now));
+}
+
+// A write that meets another process's lock waits for it (here 6 s, past the 5 s after which
+// the store used to give up and lose the run) and succeeds once it is released.
+TEST(RunStoreErrors, WriteWaitsForAReleasedLock) {
+  const std::string path = skvq::test::temp_dir("store") + "/runs.sqlite";
+  int64_t m = 0;
+  { RunStore s(path); m = s.upsert_model(model_rec("m", "sha")); }
+  RawDb other(path);
+  ASSERT_EQ(other.exec("BEGIN IMMEDIATE; UPDATE models SET name = 'held' WHERE id = 1;"), SQLITE_OK);
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(6000));
+    other.exec("COMMIT");
+  });
+  RunStore s(path);  // the default lock wait
+  EXPECT_GT(s.busy_timeout(), 6000);
+  const int64_t id = s.add_run(ppl_run(m, "fp16", 5.0));
+  release.join();
+  EXPECT_EQ(s.get_run(id)->config, "fp16");
+  EXPECT_EQ(s.get_model(m)->name, "held");  // the other writer's change went in first
+}
+
+TEST(RunStoreErrors, LockTimeoutFromTheEnvironment) {
+  const char* old = std::getenv("SKVQ_DB_LOCK_TIMEOUT");
+  const std::string keep = old ? old : "";
+  unsetenv("SKVQ_DB_LOCK_TIMEOUT");
+  EXPECT_EQ(RunStore::default_lock_timeout_ms(), skvq::kDefaultLockTimeoutMs);
+  setenv("SKVQ_DB_LOCK_TIMEOUT", "2.5", 1);
+  EXPECT_EQ(RunStore::default_lock_timeout_ms(), 2500);
+  for (const char* bad : {"abc", "-1", "5s", "nan"}) {
+    setenv("SKVQ_DB_LOCK_TIMEOUT", bad, 1);
+    EXPECT_THROW(RunStore::default_lock_timeout_ms(), skvq::ConfigError) << bad;
+  }
+  if (old) setenv("SKVQ_DB_LOCK_TIMEOUT", keep.c_str(), 1);
+  else unsetenv("SKVQ_DB_LOCK_TIMEOUT");
+}
+
+// Read-only: nothing is written (not even the WAL switch of a new file), writes are refused.
+TEST(RunStore, ReadOnlyOpenReadsAndRefusesWrites) {
+  const std::string dir = skvq::test::temp_dir("store");
+  const std::string path = dir + "/runs.sqlite";
+  {
+    RunStore s(path);
+    s.add_run(ppl_run(s.upsert_model(model_rec("m", "sha")), "fp16", 5.0));
+  }
+  RunStore ro(path, 1000, skvq::StoreMode::ReadOnly);
+  EXPECT_TRUE(ro.read_only());
+  ASSERT_EQ(ro.list_runs().size(), 1u);
+  EXPECT_EQ(ro.list_models()[0].name, "m");
+  expect_store_error([&] { ro.add_run(ppl_run(1, "k2-v2-g8", 1)); }, path, "cannot be written");
+  expect_store_error([&] { RunStore s(dir + "/none.sqlite", 1000, skvq::StoreMode::ReadOnly); },
+                     dir + "/none.sqlite", "no run store here");
+  EXPECT_FALSE(fs::exists(dir + "/none.sqlite"));
 }

@@ -1,8 +1,11 @@
 #pragma once
 // The run store: every model, calibration and evaluation run in one SQLite database.
 //
-// Layout (schema version 1): tables schema_version(version), models, calibrations, runs and
-// run_items (run_id -> runs.id ON DELETE CASCADE, UNIQUE(run_id, key)). JSON columns (model
+// Layout (schema version 2): tables schema_version(version), models (UNIQUE identity), calibrations,
+// runs (with the claim columns owner and heartbeat) and run_items (run_id -> runs.id ON DELETE
+// CASCADE, UNIQUE(run_id, key)). Version 1 stores are migrated on open: their models keep their
+// rows under the identity "v1-weights-only:<sha256>", which no new model matches (a version 1
+// identity covered the weights alone, so its results are not served for a new lookup). JSON columns (model
 // config, params, metrics, item data, group sizes) are stored as text: nlohmann::json::dump()
 // of the value, with integral floats written as integers so that equal values give equal text.
 // Timestamps are ISO 8601 UTC, "YYYY-MM-DDTHH:MM:SSZ".
@@ -18,10 +21,16 @@ struct sqlite3;
 
 namespace skvq {
 
-/// A model known to the store (identified by its checkpoint sha256).
+/// A model known to the store, identified by `identity`: the sha256 (hex) of the canonical
+/// JSON `identity_json`, which holds everything that changes a model's results (weights,
+/// parsed config, tokenizer, chat template, dtype, device, results version; see
+/// model_identity_json in session.h).
 struct ModelRecord {
   int64_t id = 0;
-  std::string name, path, sha256;
+  std::string name, path;
+  std::string sha256;          ///< the weights (checkpoint) sha256, for display and lookups
+  std::string identity;        ///< the key of the model in the store
+  nlohmann::json identity_json = nlohmann::json::object();  ///< what `identity` hashes
   nlohmann::json config;       ///< ModelConfig fields as in config.json
   std::string created_at;      ///< ISO 8601 UTC
 };
@@ -51,8 +60,10 @@ struct RunRecord {
   std::string data_path, data_sha256;
   nlohmann::json params = nlohmann::json::object();   ///< protocol settings (ctx_len, ...)
   nlohmann::json metrics = nlohmann::json::object();  ///< results
-  std::string status = "done"; ///< "running" while items are added, "done", "failed"
+  std::string status = "done"; ///< "running" while claimed, "done", "failed", "interrupted"
   std::string software_version;
+  std::string owner;           ///< who claimed it: "host pid token" (RunStore::process_owner)
+  int64_t heartbeat = 0;       ///< unix seconds of the claim's last sign of life
   std::string created_at;
   double wall_seconds = 0;
 };
@@ -79,19 +90,57 @@ std::string canonical_json(const nlohmann::json& j);
 /// The current UTC time as ISO 8601 "YYYY-MM-DDTHH:MM:SSZ".
 std::string utc_now_iso8601();
 
+/// How RunStore opens its file.
+enum class StoreMode {
+  ReadWrite,  ///< create or migrate as needed; every method works
+  ReadOnly,   ///< never writes (SQLITE_OPEN_READONLY; immutable when the file or its directory
+              ///< cannot be written): listing and reading only, writes throw StoreError
+};
+
+/// What claim_run does when the newest run with the identity is "done".
+enum class OnDone {
+  Reuse,   ///< leave it: the stored result is the answer (ClaimState::Done)
+  Resume,  ///< claim it again to add missing items (needle grids, LongBench samples)
+  Rerun,   ///< claim a new run with the same identity (--rerun)
+};
+
+/// Outcome of claim_run.
+enum class ClaimState {
+  Claimed,  ///< this process owns the run (status "running"); compute, then finish_run
+  Done,     ///< a done run exists and OnDone::Reuse: nothing to compute
+  Busy,     ///< another live process holds the claim: skip or wait (claim again later)
+};
+
+struct ClaimResult {
+  ClaimState state = ClaimState::Claimed;
+  RunRecord run;                ///< the claimed, done or busy run
+  std::string previous_status;  ///< status before a claim took it ("" for a new run)
+};
+
+/// A claim older than this (no heartbeat) is stale and may be reclaimed by any process; on the
+/// same host a claim whose owner process is gone is stale at once.
+constexpr int64_t kClaimStaleSeconds = 300;
+/// Default lock wait of a RunStore (SKVQ_DB_LOCK_TIMEOUT unset): 600 s.
+constexpr int kDefaultLockTimeoutMs = 600000;
+
 /// SQLite run store. WAL journal, foreign keys on, a schema_version table with migrations
 /// applied on open; each write is one transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on
 /// failure, so a failed write leaves what was stored before intact). Not thread-safe: use one
-/// RunStore per thread (several may open the same file; SQLite's busy timeout is 5 s).
+/// RunStore per thread (several may open the same file). A write that finds the database
+/// locked by another connection retries with backoff (1 ms doubling to 1 s between tries) for
+/// the lock timeout, saying on stderr after 5 s that it waits.
 /// Every error is a StoreError whose message starts with "<path>: ".
 class RunStore {
  public:
   /// Opens or creates the database at `path` and migrates it to the current schema.
-  /// busy_timeout_ms: how long a statement waits for another connection's lock.
+  /// lock_timeout_ms: how long a statement waits for another connection's lock (default:
+  /// default_lock_timeout_ms()). ReadOnly opens an existing store without writing anything.
   /// Throws StoreError "<path>: <problem>" if it cannot be opened or created (missing or
   /// unwritable directory), is not a SQLite file, is corrupt, holds tables that are not a run
-  /// store's, is newer than this software, or is locked beyond the timeout.
-  explicit RunStore(const std::string& path, int busy_timeout_ms = 5000);
+  /// store's, is newer than this software (or, read-only, older: it needs a writable open to
+  /// migrate), or is locked beyond the timeout.
+  explicit RunStore(const std::string& path, int lock_timeout_ms = default_lock_timeout_ms(),
+                    StoreMode mode = StoreMode::ReadWrite);
   ~RunStore();
   RunStore(const RunStore&) = delete;
   RunStore& operator=(const RunStore&) = delete;
@@ -102,9 +151,22 @@ class RunStore {
   static int schema_version();
   /// Changes how long statements wait for a lock held by another connection (milliseconds).
   void set_busy_timeout(int ms);
+  /// The current lock wait, milliseconds.
+  int busy_timeout() const { return busy_timeout_ms_; }
+  /// Whether the store was opened StoreMode::ReadOnly.
+  bool read_only() const { return read_only_; }
+  /// The lock wait from the environment: SKVQ_DB_LOCK_TIMEOUT in seconds (decimals allowed,
+  /// >= 0), else kDefaultLockTimeoutMs. Throws ConfigError for a malformed value.
+  static int default_lock_timeout_ms();
+  /// This process as a claim owner: "<hostname> <pid> <random token>".
+  static const std::string& process_owner();
+  /// Whether a claim by `owner` with `heartbeat` (unix seconds) is still live at `now`: this
+  /// process's own leftover claims are not (taken back); on this host the owner process must exist and on any host the
+  /// heartbeat must be younger than kClaimStaleSeconds. An empty owner is never live.
+  static bool claim_is_live(const std::string& owner, int64_t heartbeat, int64_t now);
 
-  /// Inserts the model or returns the id of the one with the same sha256 (updating path, name
-  /// and config). Throws StoreError.
+  /// Inserts the model or returns the id of the one with the same identity (updating path,
+  /// name and config). Throws StoreError when identity or sha256 is empty.
   int64_t upsert_model(const ModelRecord& m);
   /// Inserts the calibration or returns the id of the one with the same file sha256 (updating
   /// its path). Throws StoreError when model_id is not in the store.
@@ -126,8 +188,18 @@ class RunStore {
   void finish_run(int64_t id, const std::string& status, const nlohmann::json& metrics,
                   double wall_seconds);
   /// The run with the same identity (kind, model, calibration, config, data sha256, canonical
-  /// params), if any (the newest, i.e. highest id). Status is not compared.
+  /// params), if any (the newest, i.e. highest id). Status is not compared. This is the one
+  /// definition of a run's identity (claim_run and merges use it); the model part is the model
+  /// row's identity (ModelRecord::identity).
   std::optional<RunRecord> find_run(const RunRecord& identity);
+  /// Claims the run with `identity` for this process in one write transaction: a new run
+  /// (status "running", owner process_owner(), heartbeat now) when none exists; the newest
+  /// one when it is failed, interrupted or a stale "running" claim (its items are kept, so the
+  /// caller resumes); Busy when another live process holds it (claim_is_live); for a done run
+  /// as `on_done` says. Throws StoreError as add_run.
+  ClaimResult claim_run(const RunRecord& identity, OnDone on_done = OnDone::Reuse);
+  /// Records that the claim of run `id` is alive (heartbeat = now). Throws StoreError.
+  void heartbeat_run(int64_t id);
   /// The run with this id, or nullopt.
   std::optional<RunRecord> get_run(int64_t id);
   /// Runs matching `filter`, by rising id.
@@ -157,9 +229,14 @@ class RunStore {
 
  private:
   void migrate();
+  void migrate_schema(int version);
+  static int busy_handler(void* self, int count);
   std::string path_;
   sqlite3* db_ = nullptr;
-  int busy_timeout_ms_ = 5000;
+  int busy_timeout_ms_ = kDefaultLockTimeoutMs;
+  bool read_only_ = false;
+  double wait_started_ = 0;  ///< steady-clock seconds when the current lock wait began
+  bool wait_noted_ = false;  ///< the current wait was reported on stderr
 };
 
 }  // namespace skvq

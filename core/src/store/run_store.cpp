@@ -4,10 +4,16 @@
 
 #include <sqlite3.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "skvq/error.h"
 #include "store/run_store_internal.h"
@@ -68,6 +74,27 @@ CREATE TABLE run_items(
   key TEXT NOT NULL,
   data TEXT NOT NULL,
   UNIQUE(run_id, key));
+)sql",
+    // version 2: a model's identity covers more than its weights (models.sha256 is no longer
+    // unique); runs carry a claim (owner, heartbeat). Runs only refer to models by id, so the
+    // rebuilt models table keeps every id. Foreign keys are off while migrating.
+    R"sql(
+CREATE TABLE models_v2(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  path TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  identity TEXT NOT NULL UNIQUE,
+  identity_json TEXT NOT NULL DEFAULT '{}',
+  config TEXT NOT NULL DEFAULT '{}',
+  created_at TEXT NOT NULL);
+INSERT INTO models_v2(id, name, path, sha256, identity, identity_json, config, created_at)
+  SELECT id, name, path, sha256, 'v1-weights-only:' || sha256, '{}', config, created_at FROM models;
+DROP TABLE models;
+ALTER TABLE models_v2 RENAME TO models;
+CREATE INDEX models_sha256 ON models(sha256);
+ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN heartbeat INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
@@ -137,14 +164,82 @@ std::string utc_now_iso8601() {
 
 int RunStore::schema_version() { return kSchemaVersion; }
 
-RunStore::RunStore(const std::string& path, int busy_timeout_ms)
-    : path_(path), busy_timeout_ms_(busy_timeout_ms) {
+namespace {
+
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// "file:" URI of a path (RFC 3986 percent-encoding of everything but unreserved and '/').
+std::string file_uri(const std::string& path) {
+  std::string out = "file:";
+  char buf[4];
+  for (unsigned char ch : fs::absolute(path).string()) {
+    if (std::isalnum(ch) || ch == '/' || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      out += static_cast<char>(ch);
+    } else {
+      std::snprintf(buf, sizeof buf, "%%%02X", ch);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// Read-only: plain "mode=ro" when this process could write the file and its directory (SQLite
+// may then create the WAL index it needs to read), else "immutable=1" (no locks, no WAL index:
+// nobody without write access can change the file).
+std::string read_only_uri(const std::string& path) {
+  const fs::path dir = fs::absolute(path).parent_path();
+  const bool writable = ::access(path.c_str(), W_OK) == 0 && ::access(dir.c_str(), W_OK) == 0;
+  return file_uri(path) + (writable ? "?mode=ro" : "?immutable=1");
+}
+
+}  // namespace
+
+int RunStore::default_lock_timeout_ms() {
+  const char* env = std::getenv("SKVQ_DB_LOCK_TIMEOUT");
+  if (!env || !*env) return kDefaultLockTimeoutMs;
+  char* end = nullptr;
+  const double s = std::strtod(env, &end);
+  if (end == env || *end != '\0' || !std::isfinite(s) || s < 0 || s > 2e6)
+    throw ConfigError(std::string("SKVQ_DB_LOCK_TIMEOUT: '") + env +
+                      "' is not a number of seconds between 0 and 2000000");
+  return static_cast<int>(s * 1000.0);
+}
+
+int RunStore::busy_handler(void* self, int count) {
+  auto* s = static_cast<RunStore*>(self);
+  const double now = steady_seconds();
+  if (count == 0) {
+    s->wait_started_ = now;
+    s->wait_noted_ = false;
+  }
+  const double waited = now - s->wait_started_;
+  const double limit = s->busy_timeout_ms_ / 1000.0;
+  if (waited >= limit) return 0;
+  if (waited >= 5.0 && !s->wait_noted_ && limit > 5.0) {
+    std::fprintf(stderr,
+                 "skvq: %s: locked by another process; waiting up to %.0f s for it "
+                 "(SKVQ_DB_LOCK_TIMEOUT or --db-lock-timeout)\n",
+                 s->path_.c_str(), limit);
+    s->wait_noted_ = true;
+  }
+  const double pause = std::min({1.0, 0.001 * std::pow(2.0, std::min(count, 10)), limit - waited});
+  std::this_thread::sleep_for(std::chrono::duration<double>(pause));
+  return 1;
+}
+
+RunStore::RunStore(const std::string& path, int busy_timeout_ms, StoreMode mode)
+    : path_(path), busy_timeout_ms_(busy_timeout_ms), read_only_(mode == StoreMode::ReadOnly) {
   std::error_code ec;
   if (path.empty()) throw StoreError("(empty path): no run store path given");
   if (fs::is_directory(path, ec))
     throw StoreError(path + ": is a directory, expected a run store file");
-  int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                           nullptr);
+  if (read_only_ && !fs::exists(path, ec)) throw StoreError(path + ": no run store here");
+  int rc = read_only_ ? sqlite3_open_v2(read_only_uri(path).c_str(), &db_,
+                                        SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr)
+                      : sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                        nullptr);
   Conn c{db_, &path_, busy_timeout_ms_};
   if (rc != SQLITE_OK) {
     StoreError err = store::sqlite_error(c, "cannot open the run store", rc);
@@ -154,7 +249,7 @@ RunStore::RunStore(const std::string& path, int busy_timeout_ms)
   }
   try {
     sqlite3_extended_result_codes(db_, 1);
-    sqlite3_busy_timeout(db_, busy_timeout_ms_);
+    sqlite3_busy_handler(db_, &RunStore::busy_handler, this);
     migrate();
   } catch (...) {
     sqlite3_close_v2(db_);
@@ -167,10 +262,7 @@ RunStore::~RunStore() {
   if (db_) sqlite3_close_v2(db_);
 }
 
-void RunStore::set_busy_timeout(int ms) {
-  busy_timeout_ms_ = ms;
-  sqlite3_busy_timeout(db_, ms);
-}
+void RunStore::set_busy_timeout(int ms) { busy_timeout_ms_ = ms; }
 
 void RunStore::migrate() {
   Conn c{db_, &path_, busy_timeout_ms_};
@@ -212,6 +304,17 @@ void RunStore::migrate() {
   int version = has_version ? read_version() : 0;
   check(has_version, foreign, version);
 
+  if (read_only_) {
+    if (!has_version)
+      throw StoreError(path_ + ": not a SKVQ run store (no schema_version table; nothing to list)");
+    if (version < kSchemaVersion)
+      throw StoreError(path_ + ": the run store has schema version " + std::to_string(version) +
+                       " and needs migrating to version " + std::to_string(kSchemaVersion) +
+                       ", which needs write access; open it once with a writable skvq");
+    store::exec(c, "PRAGMA foreign_keys = ON", "enabling foreign keys");
+    return;
+  }
+
   // 2. Connection settings. journal_mode needs no transaction; it is a no-op when already WAL.
   {
     Stmt s(c, "PRAGMA journal_mode = WAL", "switching to WAL journal mode");
@@ -219,15 +322,36 @@ void RunStore::migrate() {
     if (mode != "wal" && mode != "memory")
       throw StoreError(path_ + ": cannot use WAL journal mode (SQLite kept '" + mode + "')");
   }
+  // Foreign keys stay off while migrating (a table rebuild drops and renames tables, see the
+  // version 2 step); PRAGMA foreign_keys is a no-op inside a transaction.
+  if (version < kSchemaVersion) {
+    store::exec(c, "PRAGMA foreign_keys = OFF", "disabling foreign keys to migrate");
+    migrate_schema(version);
+  }
   store::exec(c, "PRAGMA foreign_keys = ON", "enabling foreign keys");
-  if (version == kSchemaVersion) return;
+}
 
+void RunStore::migrate_schema(int version) {
+  Conn c{db_, &path_, busy_timeout_ms_};
+  bool has_version = false;
+  std::string foreign;
   // 3. Migrate inside one write transaction; re-read the state there, since another process
   //    may have created or migrated the store in the meantime.
   Transaction tx(c, "migrating the run store");
-  read_state(has_version, foreign);
-  version = has_version ? read_version() : 0;
-  check(has_version, foreign, version);
+  {
+    Stmt s(c, "SELECT name FROM sqlite_master WHERE type = 'table'", "reading the schema");
+    while (s.step()) has_version = has_version || s.col_text(0) == "schema_version";
+  }
+  if (has_version) {
+    Stmt s(c, "SELECT MAX(version) FROM schema_version", "reading the schema version");
+    version = s.step() && !s.col_null(0) ? static_cast<int>(s.col_int(0)) : 0;
+  } else {
+    version = 0;
+  }
+  if (version > kSchemaVersion)
+    throw StoreError(path_ + ": the run store was migrated to schema version " +
+                     std::to_string(version) + " by a newer skvq meanwhile; use a newer skvq");
+  if (version == kSchemaVersion) return;  // done by another process meanwhile
   if (!has_version) {
     store::exec(c, "CREATE TABLE schema_version(version INTEGER NOT NULL)",
                 "creating the schema_version table");
@@ -239,6 +363,13 @@ void RunStore::migrate() {
     Stmt s(c, "UPDATE schema_version SET version = ?1", "recording the schema version");
     s.bind(1, static_cast<int64_t>(v + 1));
     s.run();
+  }
+  {
+    Stmt s(c, "PRAGMA foreign_key_check", "checking foreign keys after migrating");
+    if (s.step())
+      throw StoreError(path_ + ": migrating to schema version " + std::to_string(kSchemaVersion) +
+                       " would leave a row of table '" + s.col_text(0) +
+                       "' pointing at nothing; the store was left as it was");
   }
   tx.commit();
 }

@@ -2,8 +2,10 @@
 // Helpers shared by the run store's source files (private): JSON column parsing, row existence.
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
+#include "skvq/run_store.h"
 #include "store/sqlite_util.h"
 
 #ifndef SKVQ_VERSION
@@ -17,5 +19,16 @@ nlohmann::json parse_column(const std::string& path, const std::string& what, co
 
 /// True when `sql` (one ?1 parameter bound to id) returns a row.
 bool exists_row(const Conn& c, const char* sql, int64_t id, const std::string& doing);
+
+/// The runs columns read_run expects, in order.
+extern const char* const kRunColumns;
+/// One row of SELECT kRunColumns as a RunRecord. Throws StoreError for malformed JSON columns.
+RunRecord read_run(const std::string& path, const Stmt& s);
+/// The newest run with r's identity (the body of RunStore::find_run, for use inside a
+/// transaction).
+std::optional<RunRecord> find_run_in(const Conn& c, const RunRecord& r);
+/// Inserts r (checking that its model and calibration exist) and returns its id; the caller
+/// holds the transaction. Throws StoreError.
+int64_t insert_run(const Conn& c, const RunRecord& r, const std::string& doing);
 
 }  // namespace skvq::store

@@ -1,4 +1,4 @@
-// The run store's models and calibrations: upsert by sha256, list, get.
+// The run store's models (upsert by identity) and calibrations (upsert by sha256): list, get.
 #include "skvq/run_store.h"
 
 #include <sqlite3.h>
@@ -17,7 +17,7 @@ using store::Transaction;
 
 namespace {
 
-constexpr const char* kModelColumns = "id, name, path, sha256, config, created_at";
+constexpr const char* kModelColumns = "id, name, path, sha256, config, created_at, identity, identity_json";
 
 ModelRecord read_model(const std::string& path, const Stmt& s) {
   ModelRecord m;
@@ -27,6 +27,8 @@ ModelRecord read_model(const std::string& path, const Stmt& s) {
   m.sha256 = s.col_text(3);
   m.config = parse_column(path, "model " + std::to_string(m.id) + " config", s.col_text(4));
   m.created_at = s.col_text(5);
+  m.identity = s.col_text(6);
+  m.identity_json = parse_column(path, "model " + std::to_string(m.id) + " identity_json", s.col_text(7));
   return m;
 }
 
@@ -63,12 +65,13 @@ int64_t RunStore::upsert_model(const ModelRecord& m) {
   Conn c{db_, &path_, busy_timeout_ms_};
   const std::string doing = "cannot store model '" + m.name + "'";
   if (m.sha256.empty()) throw StoreError(path_ + ": " + doing + ": empty sha256");
+  if (m.identity.empty()) throw StoreError(path_ + ": " + doing + ": empty identity");
   Transaction tx(c, doing);
   int64_t id = 0;
   std::string config = canonical_json(m.config.is_null() ? json::object() : m.config);
   {
-    Stmt s(c, "SELECT id FROM models WHERE sha256 = ?1", doing);
-    s.bind(1, m.sha256);
+    Stmt s(c, "SELECT id FROM models WHERE identity = ?1", doing);
+    s.bind(1, m.identity);
     if (s.step()) id = s.col_int(0);
   }
   if (id) {
@@ -77,10 +80,13 @@ int64_t RunStore::upsert_model(const ModelRecord& m) {
     s.run();
   } else {
     Stmt s(c,
-           "INSERT INTO models(name, path, sha256, config, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+           "INSERT INTO models(name, path, sha256, config, created_at, identity, identity_json) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
            doing);
     s.bind(1, m.name).bind(2, m.path).bind(3, m.sha256).bind(4, config);
     s.bind(5, m.created_at.empty() ? utc_now_iso8601() : m.created_at);
+    s.bind(6, m.identity);
+    s.bind(7, canonical_json(m.identity_json.is_null() ? json::object() : m.identity_json));
     s.run();
     id = sqlite3_last_insert_rowid(db_);
   }

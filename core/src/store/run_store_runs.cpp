@@ -15,11 +15,11 @@ using store::parse_column;
 using store::Stmt;
 using store::Transaction;
 
-namespace {
+namespace store {
 
-constexpr const char* kRunColumns =
+const char* const kRunColumns =
     "id, kind, model_id, calibration_id, config, data_path, data_sha256, params, metrics, "
-    "status, software_version, created_at, wall_seconds";
+    "status, software_version, created_at, wall_seconds, owner, heartbeat";
 
 RunRecord read_run(const std::string& path, const Stmt& s) {
   RunRecord r;
@@ -36,29 +36,37 @@ RunRecord read_run(const std::string& path, const Stmt& s) {
   r.software_version = s.col_text(10);
   r.created_at = s.col_text(11);
   r.wall_seconds = s.col_double(12);
+  r.owner = s.col_text(13);
+  r.heartbeat = s.col_int(14);
   return r;
 }
 
-}  // namespace
+std::optional<RunRecord> find_run_in(const Conn& c, const RunRecord& r) {
+  Stmt s(c,
+         (std::string("SELECT ") + kRunColumns +
+          " FROM runs WHERE kind = ?1 AND model_id = ?2 AND calibration_id IS ?3 AND "
+          "config = ?4 AND data_sha256 = ?5 AND params = ?6 ORDER BY id DESC LIMIT 1")
+             .c_str(),
+         "cannot look up a " + r.kind + " run");
+  s.bind(1, r.kind).bind(2, r.model_id).bind(3, r.calibration_id).bind(4, r.config);
+  s.bind(5, r.data_sha256);
+  s.bind(6, canonical_json(r.params.is_null() ? json::object() : r.params));
+  if (!s.step()) return std::nullopt;
+  return read_run(*c.path, s);
+}
 
-int64_t RunStore::add_run(const RunRecord& r) {
-  Conn c{db_, &path_, busy_timeout_ms_};
-  const std::string doing = "cannot add " + (r.kind.empty() ? std::string("a") : r.kind) +
-                            " run '" + r.config + "'";
-  if (r.kind.empty()) throw StoreError(path_ + ": " + doing + ": empty kind");
-  if (r.config.empty()) throw StoreError(path_ + ": " + doing + ": empty configuration");
-  Transaction tx(c, doing);
+int64_t insert_run(const Conn& c, const RunRecord& r, const std::string& doing) {
   if (!exists_row(c, "SELECT 1 FROM models WHERE id = ?1", r.model_id, doing))
-    throw StoreError(path_ + ": " + doing + ": no model with id " + std::to_string(r.model_id) +
+    throw StoreError(*c.path + ": " + doing + ": no model with id " + std::to_string(r.model_id) +
                      " (store the model first)");
   if (r.calibration_id &&
       !exists_row(c, "SELECT 1 FROM calibrations WHERE id = ?1", *r.calibration_id, doing))
-    throw StoreError(path_ + ": " + doing + ": no calibration with id " +
+    throw StoreError(*c.path + ": " + doing + ": no calibration with id " +
                      std::to_string(*r.calibration_id));
   Stmt s(c,
          "INSERT INTO runs(kind, model_id, calibration_id, config, data_path, data_sha256, "
-         "params, metrics, status, software_version, created_at, wall_seconds) "
-         "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+         "params, metrics, status, software_version, created_at, wall_seconds, owner, heartbeat) "
+         "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
          doing);
   s.bind(1, r.kind).bind(2, r.model_id).bind(3, r.calibration_id).bind(4, r.config);
   s.bind(5, r.data_path).bind(6, r.data_sha256);
@@ -68,8 +76,25 @@ int64_t RunStore::add_run(const RunRecord& r) {
   s.bind(10, r.software_version.empty() ? std::string(SKVQ_VERSION) : r.software_version);
   s.bind(11, r.created_at.empty() ? utc_now_iso8601() : r.created_at);
   s.bind(12, r.wall_seconds);
+  s.bind(13, r.owner).bind(14, r.heartbeat);
   s.run();
-  int64_t id = sqlite3_last_insert_rowid(db_);
+  return sqlite3_last_insert_rowid(c.db);
+}
+
+}  // namespace store
+
+using store::find_run_in;
+using store::kRunColumns;
+using store::read_run;
+
+int64_t RunStore::add_run(const RunRecord& r) {
+  Conn c{db_, &path_, busy_timeout_ms_};
+  const std::string doing = "cannot add " + (r.kind.empty() ? std::string("a") : r.kind) +
+                            " run '" + r.config + "'";
+  if (r.kind.empty()) throw StoreError(path_ + ": " + doing + ": empty kind");
+  if (r.config.empty()) throw StoreError(path_ + ": " + doing + ": empty configuration");
+  Transaction tx(c, doing);
+  const int64_t id = store::insert_run(c, r, doing);
   tx.commit();
   return id;
 }
@@ -89,17 +114,7 @@ void RunStore::finish_run(int64_t id, const std::string& status, const json& met
 
 std::optional<RunRecord> RunStore::find_run(const RunRecord& r) {
   Conn c{db_, &path_, busy_timeout_ms_};
-  Stmt s(c,
-         (std::string("SELECT ") + kRunColumns +
-          " FROM runs WHERE kind = ?1 AND model_id = ?2 AND calibration_id IS ?3 AND "
-          "config = ?4 AND data_sha256 = ?5 AND params = ?6 ORDER BY id DESC LIMIT 1")
-             .c_str(),
-         "cannot look up a " + r.kind + " run");
-  s.bind(1, r.kind).bind(2, r.model_id).bind(3, r.calibration_id).bind(4, r.config);
-  s.bind(5, r.data_sha256);
-  s.bind(6, canonical_json(r.params.is_null() ? json::object() : r.params));
-  if (!s.step()) return std::nullopt;
-  return read_run(path_, s);
+  return find_run_in(c, r);
 }
 
 std::optional<RunRecord> RunStore::get_run(int64_t id) {

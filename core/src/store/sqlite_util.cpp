@@ -12,7 +12,8 @@ StoreError sqlite_error(const Conn& c, const std::string& doing, int rc) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       why = "the database is locked by another connection (gave up after " +
-            std::to_string(c.busy_timeout_ms) + " ms)";
+            std::to_string(c.busy_timeout_ms) +
+            " ms; wait longer with SKVQ_DB_LOCK_TIMEOUT=SECONDS or --db-lock-timeout)";
       break;
     case SQLITE_NOTADB:
       why = "not a SQLite database, so not a run store";

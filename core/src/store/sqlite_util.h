@@ -15,7 +15,7 @@ namespace skvq::store {
 struct Conn {
   sqlite3* db = nullptr;
   const std::string* path = nullptr;
-  int busy_timeout_ms = 5000;
+  int busy_timeout_ms = 0;  ///< the lock wait, for messages
 };
 
 /// StoreError "<path>: <doing>: <explanation> (sqlite: <message>)" for result code `rc`.
