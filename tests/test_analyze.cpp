@@ -3,9 +3,11 @@
 
 #include <ATen/ATen.h>
 
+#include <atomic>
 #include <filesystem>
 
 #include "skvq/analyze.h"
+#include "skvq/calibration.h"
 #include "skvq/error.h"
 #include "skvq/model.h"
 #include "skvq/needle.h"
@@ -85,7 +87,7 @@ TEST(Analyze, TwoHundredTokensOfTinyStories) {
   tokens.resize(200);
   const std::string dir = test::temp_dir("analyze");
   RunStore store(dir + "/runs.sqlite");
-  const int64_t model_id = register_model(store, w);
+  const int64_t model_id = register_model(store, w, *tok);
   Model model(std::move(w));
   AnalyzeOptions opt;
   opt.sinks = {1, 5};
@@ -150,4 +152,47 @@ TEST(Analyze, TwoHundredTokensOfTinyStories) {
   auto fp = run_analyze(model, tokens, text, QuantConfig::parse("fp16"), nullptr, store, model_id, std::nullopt, opt);
   EXPECT_EQ(store.item(fp.run_id, "attn_error/layer0")->data["rel_error"], 0.0);
   fs::remove_all(dir);
+}
+
+// A cancelled analysis ends "interrupted" and a failing one "failed" with its message (both
+// used to stay "running" forever).
+TEST(Analyze, CancelledOrFailingRunsEndWithAStatus) {
+  ModelWeights w = load_model(test::stories_model());
+  auto tok = load_tokenizer_for(test::stories_model(), "", 512);
+  const std::string text = test::data("text/tinystories/tinystories_val.txt");
+  auto tokens = tok->encode(read_text(text, 2000), true);
+  ASSERT_GE(tokens.size(), 64u);
+  tokens.resize(64);
+  RunStore store(test::temp_dir("analyze") + "/runs.sqlite");
+  const int64_t model_id = register_model(store, w, *tok);
+  Model model(std::move(w));
+  AnalyzeOptions opt;
+  opt.sinks = {1};
+  opt.windows = {16};
+  const auto cfg = QuantConfig::parse("k2-v2-g8-rtn");
+  std::atomic<bool> cancel{true};
+  EXPECT_THROW(run_analyze(model, tokens, text, cfg, nullptr, store, model_id, std::nullopt, opt, &cancel),
+               Cancelled);
+  auto runs = store.list_runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].status, "interrupted");
+
+  Calibration wrong;  // a calibration of one layer: does not fit the 5-layer model
+  wrong.num_layers = 1;
+  wrong.kv_channels = 32;
+  const auto other = QuantConfig::parse("k4-v4-g8-rtn");
+  try {
+    run_analyze(model, tokens, text, other, &wrong, store, model_id, std::nullopt, opt);
+    ADD_FAILURE() << "a mismatched calibration was accepted";
+  } catch (const ConfigError& e) {
+    runs = store.list_runs();
+    ASSERT_EQ(runs.size(), 2u);
+    EXPECT_EQ(runs[1].status, "failed");
+    EXPECT_EQ(runs[1].metrics.value("error", std::string()), e.what());
+    EXPECT_NE(std::string(e.what()).find("does not match"), std::string::npos) << e.what();
+  }
+  // The interrupted run is resumed (same id) and ends done.
+  auto r = run_analyze(model, tokens, text, cfg, nullptr, store, model_id, std::nullopt, opt);
+  EXPECT_EQ(r.run_id, runs[0].id);
+  EXPECT_EQ(store.get_run(r.run_id)->status, "done");
 }

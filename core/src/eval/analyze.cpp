@@ -11,6 +11,7 @@
 #include "skvq/error.h"
 #include "skvq/kv_cache.h"
 #include "skvq/model.h"
+#include "skvq/run_session.h"
 #include "skvq/run_store.h"
 #include "skvq/text_metrics.h"
 
@@ -119,6 +120,13 @@ int64_t analysis_group_size(const QuantConfig& config, int64_t C) {
   return C;
 }
 
+namespace {
+void analyze_into(RunSession& session, AnalyzeSummary& sum, const Model& model,
+                  const std::vector<int32_t>& tokens, const QuantConfig& config,
+                  const Calibration* calib, const ModelConfig& mc, int64_t g,
+                  const std::string& config_name, const AnalyzeOptions& opt, CancelFlag cancel);
+}  // namespace
+
 AnalyzeSummary run_analyze(const Model& model, const std::vector<int32_t>& tokens,
                            const std::string& text_path, const QuantConfig& config,
                            const Calibration* calib, RunStore& store, int64_t model_id,
@@ -146,17 +154,25 @@ AnalyzeSummary run_analyze(const Model& model, const std::vector<int32_t>& token
   ident.params = {{"text", text_path}, {"tokens", T},          {"sinks", opt.sinks},
                   {"windows", opt.windows}, {"quant", ident.config}};
   AnalyzeSummary sum;
-  if (auto ex = store.find_run(ident); ex && ex->status == "done") {
-    sum.run_id = ex->id;
+  RunSession session(store, ident, OnDone::Reuse, /*wait=*/true, cancel);
+  sum.run_id = session.id();
+  if (session.reused()) {
     sum.reused = true;
-    sum.metrics = ex->metrics;
+    sum.metrics = session.run().metrics;
     return sum;
-  } else if (ex) {
-    sum.run_id = ex->id;
-  } else {
-    ident.status = "running";
-    sum.run_id = store.add_run(ident);
   }
+  session.guard([&] { analyze_into(session, sum, model, tokens, config, calib, mc, g, ident.config, opt, cancel); });
+  return sum;
+}
+
+namespace {
+
+void analyze_into(RunSession& session, AnalyzeSummary& sum, const Model& model,
+                  const std::vector<int32_t>& tokens, const QuantConfig& config,
+                  const Calibration* calib, const ModelConfig& mc, int64_t g,
+                  const std::string& config_name, const AnalyzeOptions& opt, CancelFlag cancel) {
+  const int64_t T = static_cast<int64_t>(tokens.size());
+  const int64_t C = mc.kv_channels(), nl = mc.num_hidden_layers;
   const double t0 = now_seconds();
 
   auto ids = at::empty({1, T}, at::kLong);
@@ -180,9 +196,8 @@ AnalyzeSummary run_analyze(const Model& model, const std::vector<int32_t>& token
       wm[std::to_string(W)] = v;
       for (double x : v) win_sum[W] += x;
     }
-    store.put_item({sum.run_id, "locality/layer" + std::to_string(l),
-                    {{"layer", l}, {"bin_edges", L.bin_edges}, {"mass", L.mass},
-                     {"sink_mass", sm}, {"window_mass", wm}}});
+    session.put_item("locality/layer" + std::to_string(l), {{"layer", l}, {"bin_edges", L.bin_edges}, {"mass", L.mass},
+                     {"sink_mass", sm}, {"window_mass", wm}});
   }
 
   // 2. Channel statistics and clusters: the calibration, or one made from this text.
@@ -212,10 +227,9 @@ AnalyzeSummary run_analyze(const Model& model, const std::vector<int32_t>& token
     const auto& lc = cal->layers[l];
     auto kc = clusters_for(lc.k_clusters, lc.k, g, cal->seed);
     auto vc = clusters_for(lc.v_clusters, lc.v, g, cal->seed);
-    store.put_item({sum.run_id, "channels/layer" + std::to_string(l),
-                    {{"layer", l}, {"group_size", g}, {"k", stats_json(lc.k, kc)},
-                     {"v", stats_json(lc.v, vc)}}});
-    nlohmann::json ge = {{"layer", l}, {"config", ident.config}};
+    session.put_item("channels/layer" + std::to_string(l), {{"layer", l}, {"group_size", g}, {"k", stats_json(lc.k, kc)},
+                     {"v", stats_json(lc.v, vc)}});
+    nlohmann::json ge = {{"layer", l}, {"config", config_name}};
     for (int side = 0; side < 2; ++side) {
       const bool keys = side == 0;
       const auto& cl = keys ? kc : vc;
@@ -234,7 +248,7 @@ AnalyzeSummary run_analyze(const Model& model, const std::vector<int32_t>& token
       e["reorder_clip"] = group_mse(x, reord, p);
       ge[keys ? "k" : "v"] = e;
     }
-    store.put_item({sum.run_id, "group_error/layer" + std::to_string(l), ge});
+    session.put_item("group_error/layer" + std::to_string(l), ge);
   }
   throw_if_cancelled(cancel);
 
@@ -255,8 +269,7 @@ AnalyzeSummary run_analyze(const Model& model, const std::vector<int32_t>& token
       rel = na > 0 ? nd / na : 0.0;
       mse = (b - a).pow(2).mean().item<double>();
     }
-    store.put_item({sum.run_id, "attn_error/layer" + std::to_string(l),
-                    {{"layer", l}, {"config", ident.config}, {"rel_error", rel}, {"mse", mse}}});
+    session.put_item("attn_error/layer" + std::to_string(l), {{"layer", l}, {"config", config_name}, {"rel_error", rel}, {"mse", mse}});
   }
 
   const double denom = static_cast<double>(nl * heads);
@@ -269,8 +282,9 @@ AnalyzeSummary run_analyze(const Model& model, const std::vector<int32_t>& token
                  {"mean_window_mass", opt.windows.empty() ? 0.0 : win_sum[opt.windows.front()] / denom},
                  {"sink_mass_by_S", sb},
                  {"window_mass_by_W", wb}};
-  store.finish_run(sum.run_id, "done", sum.metrics, now_seconds() - t0);
-  return sum;
+  session.finish(sum.metrics, now_seconds() - t0);
 }
+
+}  // namespace
 
 }  // namespace skvq

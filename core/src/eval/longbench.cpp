@@ -13,6 +13,7 @@
 #include "skvq/generate.h"
 #include "skvq/kv_cache.h"
 #include "skvq/model.h"
+#include "skvq/run_session.h"
 #include "skvq/run_store.h"
 #include "skvq/text_metrics.h"
 #include "skvq/tokenizer.h"
@@ -365,19 +366,11 @@ std::vector<LongBenchSummary> run_longbench(
     ident.params = params;
     LongBenchSummary sum;
     sum.config = ident.config;
-    double prior_wall = 0;
-    if (auto ex = store.find_run(ident)) {
-      sum.run_id = ex->id;
-      prior_wall = ex->wall_seconds;
-      if (ex->status != "running") store.finish_run(ex->id, "running", ex->metrics, ex->wall_seconds);
-    } else {
-      ident.status = "running";
-      sum.run_id = store.add_run(ident);
-    }
-    std::set<std::string> stored;
-    for (const auto& it : store.items(sum.run_id)) stored.insert(it.key);
-    const double t0 = now_seconds();
-    try {
+    RunSession session(store, ident, OnDone::Resume, /*wait=*/true, cancel);
+    sum.run_id = session.id();
+    session.guard([&] {
+      std::set<std::string> stored;
+      for (const auto& it : session.items()) stored.insert(it.key);
       for (const EvalSample* s : chosen) {
         throw_if_cancelled(cancel);
         const std::string key = s->task + "/" + std::to_string(s->index);
@@ -394,44 +387,39 @@ std::vector<LongBenchSummary> run_longbench(
           sp.temperature = 0.0f;
           auto res = generate_tokens(model, tok, prompt, sp, cache, nullptr, cancel);
           const double score = score_sample(spec, res.text, *s);
-          store.put_item({sum.run_id, key,
-                          {{"task", s->task},
-                           {"index", s->index},
-                           {"prediction", res.text},
-                           {"answers", s->answers},
-                           {"score", score},
-                           {"metric", spec.metric},
-                           {"prompt_tokens", static_cast<int64_t>(prompt.size())}}});
+          session.put_item(key, {{"task", s->task},
+                                 {"index", s->index},
+                                 {"prediction", res.text},
+                                 {"answers", s->answers},
+                                 {"score", score},
+                                 {"metric", spec.metric},
+                                 {"prompt_tokens", static_cast<int64_t>(prompt.size())}});
           ++sum.computed;
         }
         ++done;
         if (progress) progress(done, total);
       }
-    } catch (const Cancelled&) {
-      // Keep the finished samples; the status says the run is incomplete (a rerun resumes it).
-      store.finish_run(sum.run_id, "interrupted", nlohmann::json::object(), prior_wall + (now_seconds() - t0));
-      throw;
-    }
-    // Metrics over the chosen samples.
-    std::map<std::string, std::pair<double, int64_t>> acc;
-    std::set<std::string> keys;
-    for (const EvalSample* s : chosen) keys.insert(s->task + "/" + std::to_string(s->index));
-    for (const auto& it : store.items(sum.run_id)) {
-      if (!keys.count(it.key)) continue;
-      auto& a = acc[it.data.value("task", std::string())];
-      a.first += it.data.value("score", 0.0);
-      ++a.second;
-    }
-    nlohmann::json tj = nlohmann::json::object();
-    double avg = 0;
-    for (const auto& t : task_order) {
-      auto& a = acc[t];
-      double sc = a.second ? 100.0 * a.first / a.second : 0.0;
-      tj[t] = {{"score", sc}, {"metric", tasks.at(t).metric}, {"samples", a.second}};
-      avg += sc;
-    }
-    sum.metrics = {{"tasks", tj}, {"average", task_order.empty() ? 0.0 : avg / task_order.size()}};
-    store.finish_run(sum.run_id, "done", sum.metrics, prior_wall + (now_seconds() - t0));
+      // Metrics over the chosen samples.
+      std::map<std::string, std::pair<double, int64_t>> acc;
+      std::set<std::string> keys;
+      for (const EvalSample* s : chosen) keys.insert(s->task + "/" + std::to_string(s->index));
+      for (const auto& it : session.items()) {
+        if (!keys.count(it.key)) continue;
+        auto& a = acc[it.data.value("task", std::string())];
+        a.first += it.data.value("score", 0.0);
+        ++a.second;
+      }
+      nlohmann::json tj = nlohmann::json::object();
+      double avg = 0;
+      for (const auto& t : task_order) {
+        auto& a = acc[t];
+        double sc = a.second ? 100.0 * a.first / a.second : 0.0;
+        tj[t] = {{"score", sc}, {"metric", tasks.at(t).metric}, {"samples", a.second}};
+        avg += sc;
+      }
+      sum.metrics = {{"tasks", tj}, {"average", task_order.empty() ? 0.0 : avg / task_order.size()}};
+      session.finish(sum.metrics, session.total_wall_seconds());
+    });
     out.push_back(std::move(sum));
   }
   if (truncated > 0)

@@ -14,6 +14,7 @@
 #include "skvq/generate.h"
 #include "skvq/kv_cache.h"
 #include "skvq/model.h"
+#include "skvq/run_session.h"
 #include "skvq/run_store.h"
 #include "skvq/text_metrics.h"
 #include "skvq/tokenizer.h"
@@ -297,83 +298,63 @@ std::vector<NeedleRunSummary> run_needle(const Model& model, const Tokenizer& to
 
     NeedleRunSummary sum;
     sum.config = ident.config;
-    double prior_wall = 0;
-    if (auto existing = store.find_run(ident)) {
-      sum.run_id = existing->id;
-      prior_wall = existing->wall_seconds;
-    } else {
-      ident.status = "running";
-      sum.run_id = store.add_run(ident);
-    }
-    std::set<std::string> stored;
-    for (const auto& it : store.items(sum.run_id)) {
-      stored.insert(it.key);
-      if (is_fp && it.data.contains("response"))
-        fp_responses.emplace(it.key, it.data["response"].get<std::string>());
-    }
-    bool missing = std::any_of(cells.begin(), cells.end(),
-                               [&](const Cell& c) { return !stored.count(c.key); });
-    double t0 = now_seconds();
-    if (missing) {
-      if (auto r = store.get_run(sum.run_id); r && r->status != "running")
-        store.finish_run(sum.run_id, "running", r->metrics, r->wall_seconds);
-      try {
-        for (const auto& cell : cells) {
-          throw_if_cancelled(cancel);
-          if (stored.count(cell.key)) {
-            ++sum.cells_skipped;
-          } else {
-            // Packed storage where supported (SKVQ/RTN, model on the CPU): the same attention inputs
-            // as fake quantization, decode steps attend over the packed bytes.
-            auto cache_ptr = make_kv_cache(mc, cfg, layouts[ci], 1, /*full_prefill=*/true,
-                                           /*packed=*/model.device().is_cpu());
-            KVCache& cache = *cache_ptr;
-            SamplingParams sp;
-            sp.max_new_tokens = opt.max_new_tokens;
-            sp.temperature = 0.0f;
-            auto res = generate_tokens(model, tok, cell.prompt, sp, cache, nullptr, cancel);
-            const std::string* ref = nullptr;
-            if (!is_fp) {
-              auto f = fp_responses.find(cell.key);
-              if (f == fp_responses.end())
-                throw Error("needle: no unquantized answer for cell " + cell.key);
-              ref = &f->second;
-            } else {
-              fp_responses[cell.key] = res.text;
-            }
-            NeedleScores s = score_needle_response(res.text, opt, ref);
-            nlohmann::json data = {{"context_length", cell.length},
-                                   {"depth_percent", cell.depth},
-                                   {"response", res.text},
-                                   {"prompt_tokens", static_cast<int64_t>(cell.prompt.size())},
-                                   {"rouge1_f", s.rouge1_f},
-                                   {"rougeL_f", s.rougeL_f},
-                                   {"contains", s.contains ? 1 : 0},
-                                   {"agreement_rougeL", s.agreement_rougeL}};
-            store.put_item({sum.run_id, cell.key, data});
-            ++sum.cells_computed;
-          }
-          ++done_cells;
-          if (progress) progress(done_cells, total_cells);
-        }
-      } catch (const Cancelled&) {
-        // Keep the finished cells; the status says the grid is incomplete (a rerun resumes it).
-        store.finish_run(sum.run_id, "interrupted", nlohmann::json::object(), prior_wall + (now_seconds() - t0));
-        throw;
+    // Resume: a done grid is claimed again so cells added to the grid are computed.
+    RunSession session(store, ident, OnDone::Resume, /*wait=*/true, cancel);
+    sum.run_id = session.id();
+    session.guard([&] {
+      std::set<std::string> stored;
+      for (const auto& it : session.items()) {
+        stored.insert(it.key);
+        if (is_fp && it.data.contains("response"))
+          fp_responses.emplace(it.key, it.data["response"].get<std::string>());
       }
-    } else {
-      sum.cells_skipped = static_cast<int64_t>(cells.size());
-      done_cells += static_cast<int64_t>(cells.size());
-      if (progress) progress(done_cells, total_cells);
-    }
-    // Metrics over the cells of this grid.
-    std::vector<RunItem> grid_items;
-    std::set<std::string> keys;
-    for (const auto& c : cells) keys.insert(c.key);
-    for (auto& it : store.items(sum.run_id))
-      if (keys.count(it.key)) grid_items.push_back(std::move(it));
-    sum.metrics = needle_metrics(grid_items);
-    store.finish_run(sum.run_id, "done", sum.metrics, prior_wall + (now_seconds() - t0));
+      for (const auto& cell : cells) {
+        throw_if_cancelled(cancel);
+        if (stored.count(cell.key)) {
+          ++sum.cells_skipped;
+        } else {
+          // Packed storage where supported (SKVQ/RTN, model on the CPU): the same attention inputs
+          // as fake quantization, decode steps attend over the packed bytes.
+          auto cache_ptr = make_kv_cache(mc, cfg, layouts[ci], 1, /*full_prefill=*/true,
+                                         /*packed=*/model.device().is_cpu());
+          KVCache& cache = *cache_ptr;
+          SamplingParams sp;
+          sp.max_new_tokens = opt.max_new_tokens;
+          sp.temperature = 0.0f;
+          auto res = generate_tokens(model, tok, cell.prompt, sp, cache, nullptr, cancel);
+          const std::string* ref = nullptr;
+          if (!is_fp) {
+            auto f = fp_responses.find(cell.key);
+            if (f == fp_responses.end())
+              throw Error("needle: no unquantized answer for cell " + cell.key);
+            ref = &f->second;
+          } else {
+            fp_responses[cell.key] = res.text;
+          }
+          NeedleScores s = score_needle_response(res.text, opt, ref);
+          nlohmann::json data = {{"context_length", cell.length},
+                                 {"depth_percent", cell.depth},
+                                 {"response", res.text},
+                                 {"prompt_tokens", static_cast<int64_t>(cell.prompt.size())},
+                                 {"rouge1_f", s.rouge1_f},
+                                 {"rougeL_f", s.rougeL_f},
+                                 {"contains", s.contains ? 1 : 0},
+                                 {"agreement_rougeL", s.agreement_rougeL}};
+          session.put_item(cell.key, data);
+          ++sum.cells_computed;
+        }
+        ++done_cells;
+        if (progress) progress(done_cells, total_cells);
+      }
+      // Metrics over the cells of this grid.
+      std::vector<RunItem> grid_items;
+      std::set<std::string> keys;
+      for (const auto& c : cells) keys.insert(c.key);
+      for (auto& it : session.items())
+        if (keys.count(it.key)) grid_items.push_back(std::move(it));
+      sum.metrics = needle_metrics(grid_items);
+      session.finish(sum.metrics, session.total_wall_seconds());
+    });
     out.push_back(std::move(sum));
   }
   return out;

@@ -11,6 +11,7 @@
 #include "skvq/error.h"
 #include "skvq/kv_cache.h"
 #include "skvq/memory.h"
+#include "skvq/run_session.h"
 #include "skvq/session.h"
 
 namespace skvq {
@@ -56,7 +57,7 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
   // before anything is evaluated.
   std::vector<KVLayouts> layouts;
   for (const auto& c : configs) layouts.push_back(KVLayouts::build(c, model.config(), calib.get()));
-  const int64_t model_id = register_model(store, model.weights());
+  const int64_t model_id = register_model(store, model.weights(), *lm.tokenizer);
   if (calib) calib_id = register_calibration(store, model_id, *calib, job.calibration);
   const std::string text_bytes = read_text(job.text, job.max_bytes, job.skip_bytes);
   const std::string data_sha = sha256_hex(text_bytes);
@@ -69,64 +70,92 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
   if (trained > 0 && job.options.ctx_len > trained)
     log << "warning: ctx_len " << job.options.ctx_len << " is beyond the model's trained context of " << trained
         << " tokens (positions past it are extrapolated)\n";
-  std::vector<RunRecord> out;
   std::optional<double> ppl_fp;
-  for (size_t i = 0; i < configs.size(); ++i) {
-    const QuantConfig& c = configs[i];
+  const std::string n_str = std::to_string(configs.size());
+  auto identity = [&](size_t i) {
     RunRecord r;
     r.kind = "ppl";
     r.model_id = model_id;
-    if (c.needs_calibration()) r.calibration_id = calib_id;
-    r.config = c.to_string();
+    if (configs[i].needs_calibration()) r.calibration_id = calib_id;
+    r.config = configs[i].to_string();
     r.data_path = job.text;
     r.data_sha256 = data_sha;
     r.params = ppl_params(job);
-    if (job.skip_existing) {
-      if (auto found = store.find_run(r); found && found->status == "done") {
-        log << "[" << i + 1 << "/" << configs.size() << "] " << r.config << ": stored as run " << found->id << ", skipped\n";
-        if (c.is_unquantized()) ppl_fp = found->metrics.value("ppl", 0.0);
-        out.push_back(*found);
-        continue;
+    return r;
+  };
+  // Evaluates configuration i in its claimed session and ends the run done or failed.
+  auto evaluate = [&](size_t i, RunSession& session) {
+    const QuantConfig& c = configs[i];
+    RunRecord r = session.run();
+    const std::string tag = "[" + std::to_string(i + 1) + "/" + n_str + "] " + r.config;
+    if (!session.previous_status().empty())
+      log << tag << ": taking over run " << r.id << " (" << session.previous_status() << ")\n";
+    session.guard([&] {
+      auto res = evaluate_perplexity(model, tokens, c, layouts[i], job.options,
+                                     [&](int64_t done, int64_t total) {
+                                       if (progress) progress(r.config, static_cast<int64_t>(i), static_cast<int64_t>(configs.size()), done, total);
+                                     },
+                                     cancel);
+      if (!std::isfinite(res.ppl) || !std::isfinite(res.mean_nll)) {
+        // NaN/Inf logits (overflowing weights or activations): never a "done" run with PPL NaN.
+        const std::string msg = "perplexity of '" + r.config + "' on " + job.text + " is not finite (mean NLL " +
+                                std::to_string(res.mean_nll) + "): the model " + model.weights().source_path +
+                                " produces NaN or infinite logits";
+        session.fail(msg, {{"tokens", res.tokens_evaluated}, {"chunks", res.chunks}, {"wall_seconds", res.seconds}});
+        log << tag << ": failed, run " << r.id << ": " << msg << "\n";
+        throw Error(msg);
       }
-    }
-    auto res = evaluate_perplexity(model, tokens, c, layouts[i], job.options,
-                                   [&](int64_t done, int64_t total) {
-                                     if (progress) progress(r.config, static_cast<int64_t>(i), static_cast<int64_t>(configs.size()), done, total);
-                                   },
-                                   cancel);
-    if (!std::isfinite(res.ppl) || !std::isfinite(res.mean_nll)) {
-      // NaN/Inf logits (overflowing weights or activations): never a "done" run with PPL NaN.
-      const std::string msg = "perplexity of '" + r.config + "' on " + job.text + " is not finite (mean NLL " +
-                              std::to_string(res.mean_nll) + "): the model " + model.weights().source_path +
-                              " produces NaN or infinite logits";
-      r.status = "failed";
-      r.metrics = {{"error", msg}, {"tokens", res.tokens_evaluated}, {"chunks", res.chunks}, {"wall_seconds", res.seconds}};
+      if (c.is_unquantized()) ppl_fp = res.ppl;
+      const KVMemory mem = kv_memory(model.config(), c);
+      r.metrics = {{"ppl", res.ppl},
+                   {"mean_nll", res.mean_nll},
+                   {"bits_k", mem.bits_k},
+                   {"bits_v", mem.bits_v},
+                   {"kv_bytes_per_token", mem.kv_bytes_per_token},
+                   {"tokens", res.tokens_evaluated},
+                   {"chunks", res.chunks},
+                   {"wall_seconds", res.seconds},
+                   {"tokens_per_second", res.tokens_evaluated / std::max(res.seconds, 1e-9)}};
+      if (ppl_fp) {
+        r.metrics["ppl_fp"] = *ppl_fp;
+        r.metrics["delta_ppl"] = res.ppl - *ppl_fp;
+      }
       r.wall_seconds = res.seconds;
-      r.id = store.add_run(r);
-      log << "[" << i + 1 << "/" << configs.size() << "] " << r.config << ": failed, run " << r.id << ": " << msg << "\n";
-      throw Error(msg);
+      session.finish(r.metrics, r.wall_seconds);
+      log << tag << ": PPL " << res.ppl << " (" << res.tokens_evaluated << " tokens, " << res.seconds << " s), run "
+          << r.id << "\n" << std::flush;
+    });
+    return session.run();
+  };
+  auto reuse = [&](size_t i, const RunSession& session) {
+    log << "[" << i + 1 << "/" << n_str << "] " << session.run().config << ": stored as run " << session.id()
+        << ", skipped\n" << std::flush;
+    if (configs[i].is_unquantized()) ppl_fp = session.run().metrics.value("ppl", 0.0);
+    return session.run();
+  };
+
+  // Runs another process is computing are left for the end (then waited for); the unquantized
+  // reference is waited for at once, since the others' delta_ppl needs it.
+  const OnDone on_done = job.skip_existing ? OnDone::Reuse : OnDone::Rerun;
+  std::vector<std::optional<RunRecord>> results(configs.size());
+  std::vector<size_t> later;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    RunSession session(store, identity(i), on_done, /*wait=*/configs[i].is_unquantized(), cancel);
+    if (session.busy()) {
+      log << "[" << i + 1 << "/" << n_str << "] " << session.run().config << ": run " << session.id()
+          << " is being computed by another process (" << session.run().owner << "); back to it at the end\n"
+          << std::flush;
+      later.push_back(i);
+      continue;
     }
-    if (c.is_unquantized()) ppl_fp = res.ppl;
-    const KVMemory mem = kv_memory(model.config(), c);
-    r.metrics = {{"ppl", res.ppl},
-                 {"mean_nll", res.mean_nll},
-                 {"bits_k", mem.bits_k},
-                 {"bits_v", mem.bits_v},
-                 {"kv_bytes_per_token", mem.kv_bytes_per_token},
-                 {"tokens", res.tokens_evaluated},
-                 {"chunks", res.chunks},
-                 {"wall_seconds", res.seconds},
-                 {"tokens_per_second", res.tokens_evaluated / std::max(res.seconds, 1e-9)}};
-    if (ppl_fp) {
-      r.metrics["ppl_fp"] = *ppl_fp;
-      r.metrics["delta_ppl"] = res.ppl - *ppl_fp;
-    }
-    r.wall_seconds = res.seconds;
-    r.id = store.add_run(r);
-    log << "[" << i + 1 << "/" << configs.size() << "] " << r.config << ": PPL " << res.ppl << " ("
-        << res.tokens_evaluated << " tokens, " << res.seconds << " s), run " << r.id << "\n";
-    out.push_back(r);
+    results[i] = session.reused() ? reuse(i, session) : evaluate(i, session);
   }
+  for (size_t i : later) {
+    RunSession session(store, identity(i), OnDone::Reuse, /*wait=*/true, cancel);
+    results[i] = session.reused() ? reuse(i, session) : evaluate(i, session);
+  }
+  std::vector<RunRecord> out;
+  for (auto& r : results) out.push_back(std::move(*r));
   return out;
 }
 
