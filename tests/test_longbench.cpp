@@ -140,7 +140,7 @@ TEST(LongBench, SmallRunTruncatesStoresAndResumes) {
   ModelWeights w = load_model(test::stories_model());
   auto tok = load_tokenizer_for(test::stories_model(), "", 512);
   RunStore store(dir + "/runs.sqlite");
-  const int64_t model_id = register_model(store, w);
+  const int64_t model_id = register_model(store, w, *tok);
   Model model(std::move(w));
   TaskTable tasks = builtin_task_table();
   tasks["multifieldqa_en"].max_new_tokens = 8;

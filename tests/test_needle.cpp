@@ -124,7 +124,7 @@ TEST(Needle, SmallGridStoredAndResumed) {
   auto tok = load_tokenizer_for(test::stories_model(), "", 512);
   const std::string dir = test::temp_dir("needle-grid");
   RunStore store(dir + "/runs.sqlite");
-  const int64_t model_id = register_model(store, w);
+  const int64_t model_id = register_model(store, w, *tok);
   Model model(std::move(w));
   NeedleOptions opt;
   opt.haystack_dir = test::data("text/needle/PaulGrahamEssays");

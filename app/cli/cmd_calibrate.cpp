@@ -58,7 +58,7 @@ void add_calibrate_command(CLI::App& app) {
     cal.text_sha256 = sha256_hex(read_text(o->text, o->max_bytes));
     cal.save(o->out);
     RunStore store(globals().db);
-    const int64_t id = register_calibration(store, register_model(store, lm.model->weights()), cal, o->out);
+    const int64_t id = register_calibration(store, register_model(store, lm.model->weights(), *lm.tokenizer), cal, o->out);
     std::cout << "wrote " << o->out << " (" << cal.num_layers << " layers x " << cal.kv_channels
               << " K/V channels, group sizes " << o->group_sizes << "), calibration " << id << " in " << globals().db << "\n";
   });

@@ -63,7 +63,7 @@ void add_longbench_command(CLI::App& app) {
     ModelWeights w = load_model(o->model, resolve_model_dtype(globals().dtype, o->model));
     auto tok = load_tokenizer_for(o->model, o->tokenizer, static_cast<int32_t>(w.config.vocab_size));
     RunStore store(globals().db);
-    const int64_t model_id = register_model(store, w);
+    const int64_t model_id = register_model(store, w, *tok);
     std::optional<Calibration> calib;
     std::optional<int64_t> calib_id;
     if (!o->calib.empty()) {

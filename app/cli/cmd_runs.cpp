@@ -17,13 +17,14 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// The store named by --db; read commands do not create one.
-std::unique_ptr<RunStore> open_existing_store() {
+// The store named by --db; read commands do not create one and open it read-only (so a store
+// on a read-only disk or directory can be listed).
+std::unique_ptr<RunStore> open_existing_store(StoreMode mode = StoreMode::ReadOnly) {
   const std::string& db = globals().db;
   std::error_code ec;
   if (!fs::exists(db, ec))
     throw StoreError(db + ": no run store here (evaluations create it; pass --db to choose another)");
-  return std::make_unique<RunStore>(db);
+  return std::make_unique<RunStore>(db, RunStore::default_lock_timeout_ms(), mode);
 }
 
 std::string trim_zeros(std::string s) {
@@ -229,7 +230,7 @@ void add_runs_command(CLI::App& app) {
   auto* del = runs->add_subcommand("delete", "delete one run and its items");
   del->add_option("id", *del_id, "run id")->required();
   del->callback([del_id] {
-    auto store = open_existing_store();
+    auto store = open_existing_store(StoreMode::ReadWrite);
     const int64_t n = store->item_count(*del_id);
     if (!store->delete_run(*del_id)) throw StoreError(store->path() + ": no run " + std::to_string(*del_id));
     std::cout << "deleted run " << *del_id << " and its " << n << " item" << (n == 1 ? "" : "s") << "\n";

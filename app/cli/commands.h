@@ -12,6 +12,7 @@ struct GlobalOptions {
   std::string db = "runs.sqlite";
   std::string data_dir;       ///< overrides SKVQ_DATA_DIR when set
   std::string dtype = "auto"; ///< weight dtype: auto, float32, bfloat16, float16
+  double db_lock_timeout = -1; ///< --db-lock-timeout seconds (sets SKVQ_DB_LOCK_TIMEOUT); < 0: unset
 };
 
 GlobalOptions& globals();

@@ -28,8 +28,12 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", g.dtype, "weight dtype: auto (float32 on cpu unless the checkpoint is bf16; float16 on cuda), float32, bfloat16, float16")
       ->capture_default_str()->check(CLI::IsMember({"auto", "float32", "bfloat16", "float16"}));
   app.add_option("--data-dir", g.data_dir, "data directory (default $SKVQ_DATA_DIR or ../shared/data)");
+  app.add_option("--db-lock-timeout", g.db_lock_timeout,
+                 "seconds a write waits for another process's lock on the run store (default $SKVQ_DB_LOCK_TIMEOUT or 600)")
+      ->check(CLI::Range(0.0, 2e6));
   app.parse_complete_callback([&] {
     if (!g.data_dir.empty()) setenv("SKVQ_DATA_DIR", g.data_dir.c_str(), 1);
+    if (g.db_lock_timeout >= 0) setenv("SKVQ_DB_LOCK_TIMEOUT", std::to_string(g.db_lock_timeout).c_str(), 1);
     skvq::set_threads(g.threads);
   });
 

@@ -82,20 +82,34 @@ nlohmann::json model_config_json(const ModelConfig& c) {
   return j;
 }
 
-ModelRecord model_record(const ModelWeights& w) {
+nlohmann::json model_identity_json(const ModelWeights& w, const Tokenizer& tok) {
+  const bool defined = w.embed_tokens.defined();
+  return {{"weights_sha256", w.sha256},
+          {"config", model_config_json(w.config)},
+          {"dtype", defined ? std::string(c10::toString(w.embed_tokens.scalar_type())) : std::string("Float")},
+          {"device", defined ? c10::DeviceTypeName(w.embed_tokens.device().type(), /*lower_case=*/true) : std::string("cpu")},
+          {"tokenizer_sha256", tok.content_sha256()},
+          {"chat_template_sha256", sha256_hex(tok.chat_template())},
+          {"results_version", kResultsVersion}};
+}
+
+ModelRecord model_record(const ModelWeights& w, const Tokenizer& tok) {
   ModelRecord r;
   r.name = w.name;
   r.path = w.source_path;
   r.sha256 = w.sha256;
   r.config = model_config_json(w.config);
   r.config["num_parameters"] = w.num_parameters();
-  // The weight dtype changes results: part of the model's identity (float32 keeps old records).
   if (w.embed_tokens.defined() && w.embed_tokens.scalar_type() != at::kFloat)
     r.config["dtype"] = std::string(c10::toString(w.embed_tokens.scalar_type()));
+  r.identity_json = model_identity_json(w, tok);
+  r.identity = sha256_hex(canonical_json(r.identity_json));
   return r;
 }
 
-int64_t register_model(RunStore& store, const ModelWeights& w) { return store.upsert_model(model_record(w)); }
+int64_t register_model(RunStore& store, const ModelWeights& w, const Tokenizer& tok) {
+  return store.upsert_model(model_record(w, tok));
+}
 
 int64_t register_calibration(RunStore& store, int64_t model_id, const Calibration& calib, const std::string& path) {
   CalibrationRecord r;

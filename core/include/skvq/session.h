@@ -38,12 +38,24 @@ LoadedModel load_model_for_eval(const std::string& model_path, const std::string
 /// ModelConfig as Hugging Face config.json fields.
 nlohmann::json model_config_json(const ModelConfig& c);
 
-/// The run-store record of a model (name, path, sha256, config).
-ModelRecord model_record(const ModelWeights& w);
+/// Bumped when a change of the engine changes the numbers of a run for the same inputs, so
+/// runs stored by an older engine are not served for a newer one.
+constexpr int kResultsVersion = 2;
 
-/// Registers the model in the store (upsert by checkpoint sha256) and returns its id.
+/// Everything that changes a model's results, as canonical JSON: {"weights_sha256",
+/// "config" (model_config_json of the parsed config, after any override such as
+/// --rope-scaling), "dtype" and "device" of the weights, "tokenizer_sha256"
+/// (Tokenizer::content_sha256), "chat_template_sha256" (of Tokenizer::chat_template()),
+/// "results_version" (kResultsVersion)}.
+nlohmann::json model_identity_json(const ModelWeights& w, const Tokenizer& tok);
+
+/// The run-store record of a model with its tokenizer: name, path, weights sha256, config
+/// and identity (sha256 of canonical_json(model_identity_json)).
+ModelRecord model_record(const ModelWeights& w, const Tokenizer& tok);
+
+/// Registers the model in the store (upsert by identity, model_record) and returns its id.
 /// Throws StoreError.
-int64_t register_model(RunStore& store, const ModelWeights& w);
+int64_t register_model(RunStore& store, const ModelWeights& w, const Tokenizer& tok);
 
 /// Registers the calibration file at `path` (stored as an absolute path with its sha256, text,
 /// N, L, seed and group sizes) for `model_id`; returns its id. Throws FileError, StoreError.

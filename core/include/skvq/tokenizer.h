@@ -35,6 +35,13 @@ class Tokenizer {
   /// The model's chat template (Jinja text from tokenizer_config.json "chat_template", a
   /// chat_template.jinja file beside it, or GGUF tokenizer.chat_template); "" when it has none.
   virtual std::string chat_template() const { return {}; }
+  /// sha256 (hex) of what defines this tokenizer's output: the canonical tokenizer.json and
+  /// tokenizer_config.json objects (HF, GGUF metadata) or the pieces and scores read from a
+  /// llama2.c tokenizer file. Part of a model's identity in the run store.
+  const std::string& content_sha256() const { return content_sha256_; }
+
+ protected:
+  std::string content_sha256_;
 };
 
 /// Loads a llama2.c tokenizer file (int32 max_token_length, then per token: float32 score,

@@ -35,11 +35,14 @@ HfTokenizer::HfTokenizer(const std::string& path) : path_(path) {
   namespace fs = std::filesystem;
   const fs::path cfg = fs::path(path_).parent_path() / "tokenizer_config.json";
   std::error_code ec;
+  json config;
   if (fs::is_regular_file(cfg, ec)) {
-    load_special_tokens(parse_json_file(cfg.string()), cfg.string());
+    config = parse_json_file(cfg.string());
+    load_special_tokens(config, cfg.string());
   } else {
     guess_special_tokens();
   }
+  content_sha256_ = sha256_hex("tokenizer.json\n" + root.dump() + "\ntokenizer_config.json\n" + config.dump());
   const fs::path jinja = fs::path(path_).parent_path() / "chat_template.jinja";
   if (chat_template_.empty() && fs::is_regular_file(jinja, ec)) chat_template_ = read_file(jinja.string());
 }
@@ -54,6 +57,8 @@ HfTokenizer::HfTokenizer(const json& root, const json& config, const std::string
     load_special_tokens(config, source);
   else
     guess_special_tokens();
+  content_sha256_ = sha256_hex("tokenizer.json\n" + root.dump() + "\ntokenizer_config.json\n" +
+                               (config.is_object() ? config.dump() : std::string("null")));
 }
 
 void HfTokenizer::load(const json& root) {

@@ -88,6 +88,14 @@ class Llama2cTokenizer final : public Tokenizer {
     Llama2cVocab v = read_llama2c_vocab(path, vocab_size);
     pieces_ = std::move(v.pieces);
     scores_ = std::move(v.scores);
+    std::string canon = "llama2c\n";
+    for (size_t i = 0; i < pieces_.size(); ++i) {
+      canon.append(reinterpret_cast<const char*>(&scores_[i]), sizeof(float));
+      const uint32_t len = static_cast<uint32_t>(pieces_[i].size());
+      canon.append(reinterpret_cast<const char*>(&len), sizeof len);
+      canon += pieces_[i];
+    }
+    content_sha256_ = sha256_hex(canon);
     const int32_t n = static_cast<int32_t>(pieces_.size());
     for (int32_t i = 0; i < n; ++i) lookup_.emplace(pieces_[i], i);  // first id wins
     // Every pair (a, b) whose concatenation is a vocabulary piece: split each piece.
