@@ -70,10 +70,10 @@ std::shared_ptr<const Calibration> load_calibration(const std::string& path) {
 int64_t save_and_register_calibration(const Calibration& calib, const std::string& model_path,
                                       const std::string& out_path, const std::string& db) {
   calib.save(out_path);
-  ModelWeights w = load_model(model_path);
-  calib.check_model(w, out_path);
+  const LoadedModel lm = load_model_for_eval(model_path);
+  calib.check_model(lm.model->weights(), out_path);
   RunStore store(db);
-  return register_calibration(store, register_model(store, w), calib, out_path);
+  return register_calibration(store, register_model(store, lm.model->weights(), *lm.tokenizer), calib, out_path);
 }
 
 int64_t calibration_layers(const Calibration& calib) { return calib.num_layers; }

@@ -102,8 +102,13 @@ void LocalityView::refresh() {
 void LocalityView::showRun(qint64 runId) {
   if (!store_) return;
   layers_.clear();
-  for (const RunItem& it : store_->items(runId))
-    if (it.key.rfind("locality/layer", 0) == 0) layers_[it.data.value("layer", 0)] = it.data;
+  try {
+    for (const RunItem& it : store_->items(runId))
+      if (it.key.rfind("locality/layer", 0) == 0) layers_[it.data.value("layer", 0)] = it.data;
+  } catch (const std::exception& e) {
+    layers_.clear();
+    Q_EMIT errorOccurred(tr("Run store"), QString::fromStdString(e.what()));
+  }
   const int i = source_->findData(qlonglong(runId));
   if (i >= 0) source_->setCurrentIndex(i);
   QSignalBlocker b1(layer_), b2(sink_), b3(window_);

@@ -35,6 +35,11 @@ class LocalityView : public QWidget {
   double selectedSinkMass() const;
   double selectedWindowMass() const;
 
+
+ Q_SIGNALS:
+  /// A store read failed (corrupt store): title and message for the main window.
+  void errorOccurred(const QString& title, const QString& message);
+
  private:
   void redraw();
   const nlohmann::json* layerItem(int layer) const;

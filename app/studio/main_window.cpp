@@ -51,6 +51,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(browser_, &RunBrowser::errorOccurred, this, &MainWindow::showError);
   connect(browser_, &RunBrowser::storeChanged, this, &MainWindow::refreshAll);
   connect(comparison_, &ComparisonView::errorOccurred, this, &MainWindow::showError);
+  connect(outliers_, &OutlierView::errorOccurred, this, &MainWindow::showError);
+  connect(locality_, &LocalityView::errorOccurred, this, &MainWindow::showError);
+  connect(needle_, &NeedleView::errorOccurred, this, &MainWindow::showError);
   connect(comparison_, &ComparisonView::runAdded, this, [this] { browser_->refresh(); });
   resize(1500, 950);
 }
@@ -119,8 +122,18 @@ void MainWindow::updateRecentMenu() {
 
 bool MainWindow::openDatabase(const QString& path) {
   try {
-    QDir().mkpath(QFileInfo(path).absolutePath());
-    auto store = std::make_unique<RunStore>(path.toStdString());
+    const QFileInfo file(path);
+    QDir().mkpath(file.absolutePath());
+    // A store this process cannot write (read-only file or directory) is opened read-only:
+    // it can be browsed, and jobs report the store's error when they try to write.
+    const bool readOnly = file.exists() && (!file.isWritable() || !QFileInfo(file.absolutePath()).isWritable());
+    auto store = std::make_unique<RunStore>(path.toStdString(), RunStore::default_lock_timeout_ms(),
+                                            readOnly ? StoreMode::ReadOnly : StoreMode::ReadWrite);
+    // Read what the views show before installing the store: a corrupt page is reported here
+    // and the window keeps the store it had.
+    store->list_models();
+    store->list_calibrations();
+    store->list_runs();
     store_ = std::move(store);
   } catch (const std::exception& e) {
     showError(tr("Open run store"), QString::fromStdString(e.what()));

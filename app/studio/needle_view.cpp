@@ -101,10 +101,15 @@ void NeedleView::refresh() {
     showRuns(runA_->itemData(0).toLongLong(), runA_->count() > 1 ? runA_->itemData(1).toLongLong() : 0);
 }
 
-std::map<std::string, nlohmann::json> NeedleView::load(qint64 runId) const {
+std::map<std::string, nlohmann::json> NeedleView::load(qint64 runId) {
   std::map<std::string, nlohmann::json> out;
-  if (store_ && runId > 0)
-    for (const RunItem& it : store_->items(runId)) out[it.key] = it.data;
+  try {
+    if (store_ && runId > 0)
+      for (const RunItem& it : store_->items(runId)) out[it.key] = it.data;
+  } catch (const std::exception& e) {
+    out.clear();
+    Q_EMIT errorOccurred(tr("Run store"), QString::fromStdString(e.what()));
+  }
   return out;
 }
 

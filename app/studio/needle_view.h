@@ -29,11 +29,16 @@ class NeedleView : public QWidget {
   gui::HeatmapWidget* heatmapB() const { return b_; }
   gui::HeatmapWidget* heatmapDiff() const { return diff_; }
 
+
+ Q_SIGNALS:
+  /// A store read failed (corrupt store): title and message for the main window.
+  void errorOccurred(const QString& title, const QString& message);
+
  private:
   void redraw();
   void fill(gui::HeatmapWidget* map, const std::map<std::string, nlohmann::json>& items,
             const QString& title);
-  std::map<std::string, nlohmann::json> load(qint64 runId) const;
+  std::map<std::string, nlohmann::json> load(qint64 runId);
   RunStore* store_ = nullptr;
   std::map<std::string, nlohmann::json> itemsA_, itemsB_;
   QComboBox* runA_;

@@ -90,9 +90,15 @@ void OutlierView::showRun(qint64 runId) {
   calib_.reset();
   items_.clear();
   numLayers_ = 0;
-  for (const RunItem& it : store_->items(runId)) {
-    items_[it.key] = it.data;
-    if (it.key.rfind("channels/layer", 0) == 0) ++numLayers_;
+  try {
+    for (const RunItem& it : store_->items(runId)) {
+      items_[it.key] = it.data;
+      if (it.key.rfind("channels/layer", 0) == 0) ++numLayers_;
+    }
+  } catch (const std::exception& e) {
+    items_.clear();
+    numLayers_ = 0;
+    Q_EMIT errorOccurred(tr("Run store"), QString::fromStdString(e.what()));
   }
   const int i = source_->findData(qlonglong(runId));
   if (i >= 0) source_->setCurrentIndex(i);

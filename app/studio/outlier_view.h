@@ -36,6 +36,11 @@ class OutlierView : public QWidget {
   gui::ChannelRangePlot* channelPlot() const { return channels_; }
   gui::GroupedBarPlot* errorPlot() const { return errors_; }
 
+
+ Q_SIGNALS:
+  /// A store read failed (corrupt store): title and message for the main window.
+  void errorOccurred(const QString& title, const QString& message);
+
  private:
   void redraw();
   nlohmann::json channelsItem(int layer) const;

@@ -99,7 +99,7 @@ void RunBrowser::refresh() {
   models_->clear();
   QHash<qint64, QString> names;
   std::vector<RunRecord> runs;
-  if (store_) {
+  if (store_) try {
     for (const ModelRecord& m : store_->list_models()) {
       names[m.id] = QString::fromStdString(m.name);
       auto* top = new QTreeWidgetItem(models_, {QString::fromStdString(m.name), QString::fromStdString(m.path)});
@@ -114,6 +114,10 @@ void RunBrowser::refresh() {
       }
     }
     runs = store_->list_runs();
+  } catch (const std::exception& e) {
+    // A corrupt or vanished store: say so and show what could be read.
+    runs.clear();
+    Q_EMIT errorOccurred(tr("Run store"), QString::fromStdString(e.what()));
   }
   models_->expandAll();
   models_->resizeColumnToContents(0);

@@ -6,6 +6,8 @@
 #include <QTableView>
 #include <QTableWidget>
 #include <cmath>
+#include <fstream>
+#include <sqlite3.h>
 
 #include "channel_range_plot.h"
 #include "comparison_view.h"
@@ -201,6 +203,54 @@ class TestGuiViews : public QObject {
     w.setQuiet(true);
     QVERIFY(!w.openDatabase(bogus));
     QVERIFY2(w.lastError().contains(bogus), qPrintable(w.lastError()));
+  }
+
+  // A store whose runs pages are overwritten (its first page, the schema, intact): the window
+  // reports the error and keeps working (skvq-studio used to abort on an uncaught StoreError).
+  void corruptRunPagesAreReportedAndTheWindowStaysUsable() {
+    const QString good = test::copy_of_fixture_db("gui-corrupt-good");
+    const QString bad = test::copy_of_fixture_db("gui-corrupt");
+    int64_t root = 0, pageSize = 0;
+    {
+      sqlite3* db = nullptr;
+      QCOMPARE(sqlite3_open(bad.toUtf8().constData(), &db), SQLITE_OK);
+      sqlite3_stmt* st = nullptr;
+      QCOMPARE(sqlite3_prepare_v2(db, "SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_master WHERE name = 'runs'", -1, &st, nullptr), SQLITE_OK);
+      QCOMPARE(sqlite3_step(st), SQLITE_ROW);
+      root = sqlite3_column_int64(st, 0);
+      pageSize = sqlite3_column_int64(st, 1);
+      sqlite3_finalize(st);
+      sqlite3_close(db);
+    }
+    QVERIFY(root > 1 && pageSize > 0);
+    QVERIFY(!QFile::exists(bad + "-wal"));
+    {
+      std::fstream f(bad.toStdString(), std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp((root - 1) * pageSize);
+      const std::string junk(static_cast<size_t>(pageSize), '\x5A');
+      f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+    MainWindow w;
+    w.setQuiet(true);
+    QVERIFY(w.openDatabase(good));
+    const int rows = w.runBrowser()->visibleRows();
+    QVERIFY(rows > 0);
+    QVERIFY(!w.openDatabase(bad));
+    QVERIFY2(w.lastError().contains(bad), qPrintable(w.lastError()));
+    QVERIFY2(w.lastError().contains("corrupt"), qPrintable(w.lastError()));
+    // Still the good store, still usable.
+    w.refreshAll();
+    QCOMPARE(w.runBrowser()->visibleRows(), rows);
+    QVERIFY(w.openDatabase(good));
+
+    // A browser handed the corrupt store directly reports instead of throwing.
+    RunStore corrupt(bad.toStdString());
+    RunBrowser browser;
+    QSignalSpy errors(&browser, &RunBrowser::errorOccurred);
+    browser.setStore(&corrupt);
+    QCOMPARE(errors.count(), 1);
+    QVERIFY2(errors.first().at(1).toString().contains("corrupt"), qPrintable(errors.first().at(1).toString()));
+    QCOMPARE(browser.visibleRows(), 0);
   }
 };
 
