@@ -33,9 +33,12 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_container_overflow=0:detect_leaks=1:a
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export OMP_NUM_THREADS=1
 OUT="$(cd "$BUILD" && pwd)/fuzz"
-rm -rf "$OUT/seeds" "$OUT/tmp"
-mkdir -p "$OUT/seeds" "$OUT/tmp"
-TMPDIR="$OUT/tmp" "$BUILD/tests/fuzz/fuzz_make_seeds" "$OUT/seeds" "$DATA" "$ROOT"
+# Inputs the engine reads through a path are written to a scratch folder: in memory when possible.
+SCRATCH=$(mktemp -d /dev/shm/skvq-fuzz.XXXXXX 2>/dev/null || mktemp -d "${TMPDIR:-/tmp}/skvq-fuzz.XXXXXX")
+trap 'rm -rf "$SCRATCH"' EXIT
+rm -rf "$OUT/seeds"
+mkdir -p "$OUT/seeds"
+TMPDIR="$SCRATCH" "$BUILD/tests/fuzz/fuzz_make_seeds" "$OUT/seeds" "$DATA" "$ROOT"
 
 failed=()
 printf '%-18s %12s %8s %10s  %s\n' target executions exec/s corpus result | tee "$OUT/summary.txt"
@@ -47,7 +50,7 @@ for t in "${TARGETS[@]}"; do
   [ -d "tests/fuzz/regressions/$t" ] && regressions=("tests/fuzz/regressions/$t")
   log="$OUT/$t.log"
   rc=0
-  TMPDIR="$OUT/tmp" "$BUILD/tests/fuzz/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=25 \
+  TMPDIR="$SCRATCH" "$BUILD/tests/fuzz/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=25 \
     -rss_limit_mb=3072 -max_len=65536 -print_final_stats=1 -artifact_prefix="$artifacts" \
     "$corpus" "$OUT/seeds/$t" "${regressions[@]}" > "$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -60,7 +63,6 @@ for t in "${TARGETS[@]}"; do
   fi
   printf '%-18s %12s %8s %10s  %s\n' "$t" "${execs:-?}" "${speed:-?}" "$units" "$result" | tee -a "$OUT/summary.txt"
 done
-rm -rf "$OUT/tmp"
 echo "fuzz: ${#TARGETS[@]} targets x ${SECONDS_PER_TARGET} s; build $((t1 - t0)) s, total $(( $(date +%s) - t0 )) s"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz: findings in ${failed[*]} (inputs under $OUT/artifacts/; logs $OUT/<target>.log)" >&2
