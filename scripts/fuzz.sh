@@ -48,10 +48,12 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "$corpus" "$artifacts" "$OUT/seeds/$t"
   regressions=()
   [ -d "tests/fuzz/regressions/$t" ] && regressions=("tests/fuzz/regressions/$t")
+  dict=()
+  case "$t" in hf_config|hf_tokenizer|safetensors|calibration|batch) dict=(-dict=tests/fuzz/json.dict) ;; esac
   log="$OUT/$t.log"
   rc=0
   TMPDIR="$SCRATCH" "$BUILD/tests/fuzz/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=25 \
-    -rss_limit_mb=3072 -max_len=65536 -print_final_stats=1 -artifact_prefix="$artifacts" \
+    -rss_limit_mb=3072 -max_len=65536 -print_final_stats=1 -artifact_prefix="$artifacts" "${dict[@]}" \
     "$corpus" "$OUT/seeds/$t" "${regressions[@]}" > "$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)

@@ -7,13 +7,20 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "skvq/batch.h"
+#include "skvq/calibration.h"
 #include "skvq/common.h"
+#include "skvq/error.h"
+#include "skvq/tokenizer.h"
 #include "targets/targets.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 
@@ -73,6 +80,57 @@ TEST(FuzzRegressionFolders, NameExistingTargets) {
     if (e.is_directory())
       EXPECT_NE(std::find(known.begin(), known.end(), e.path().filename().string()), known.end())
           << e.path() << " is not a fuzz target";
+}
+
+// The findings whose old behaviour was silent in a normal build (undefined float -> integer
+// conversion, which only UBSan reports) must now be refused with a FileError naming the file.
+std::string regression(const std::string& rel) { return std::string(SKVQ_FUZZ_REGRESSIONS_DIR) + "/" + rel; }
+
+template <class F>
+void expect_file_error(F&& fn, const std::string& path, const std::string& needle) {
+  try {
+    fn();
+    ADD_FAILURE() << path << ": no FileError (wanted: " << needle << ")";
+  } catch (const skvq::FileError& e) {
+    EXPECT_EQ(e.path(), path);
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(FuzzFindings, FloatIntegersInACalibrationAreRefused) {
+  for (const char* f : {"samples_float_1e300.json", "label_float_1e300.json", "group_size_float.json"}) {
+    const std::string p = regression(std::string("calibration/") + f);
+    expect_file_error([&] { skvq::Calibration::load(p); }, p, "must be an integer");
+  }
+  const auto ok = skvq::Calibration::load(regression("calibration/valid_small.json"));
+  EXPECT_EQ(ok.samples, 2);
+  EXPECT_EQ(ok.layers.at(0).k_clusters.at(4).offsets, (std::vector<int64_t>{0, 4, 8}));
+}
+
+TEST(FuzzFindings, FloatAddedTokenIdIsRefused) {
+  const std::string p = regression("hf_tokenizer/added_token_id_float_1e300.json");
+  expect_file_error([&] { skvq::load_hf_tokenizer(p); }, p, "is not an integer in range");
+}
+
+TEST(FuzzFindings, FloatCtxLenInABatchFileIsRefused) {
+  const std::string dir = skvq::test::temp_dir("fuzz-batch");
+  std::ofstream(dir + "/model.bin") << std::string(28, '\0');
+  std::ofstream(dir + "/text.txt") << "Once upon a time.\n";
+  const std::string job = dir + "/job.json";
+  std::ofstream(job) << skvq::read_file(regression("batch/ctx_len_float_1e300.json"));
+  std::ostringstream log;
+  expect_file_error([&] { skvq::run_batch_file(job, dir + "/runs.sqlite", log); }, job,
+                    "field \"ctx_len\" must be an integer");
+}
+
+TEST(FuzzFindings, GgufScoresThatAreNotNumbersAreRefused) {
+  const std::string p = regression("gguf/llama_scores_are_strings.gguf");
+  expect_file_error([&] { skvq::load_gguf_tokenizer(p); }, p, "tokenizer.ggml.scores entries must be numbers");
+}
+
+TEST(FuzzFindings, Llama2cTokenizerWithoutTheByteTokensIsRefused) {
+  const std::string p = regression("llama2c_tokenizer/vocab8_byte_fallback_ids_outside.bin");
+  expect_file_error([&] { skvq::load_llama2c_tokenizer(p, 8); }, p, "the 256 byte tokens");
 }
 
 }  // namespace
