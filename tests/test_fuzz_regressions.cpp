@@ -19,6 +19,7 @@
 #include "skvq/common.h"
 #include "skvq/error.h"
 #include "skvq/tokenizer.h"
+#include "fuzz_util.h"
 #include "targets/targets.h"
 #include "test_util.h"
 
