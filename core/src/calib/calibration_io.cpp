@@ -40,6 +40,20 @@ json stats_json(const ChannelStats& s, const std::map<int64_t, ChannelClusters>&
   return {{"min", s.min}, {"max", s.max}, {"absmax", s.absmax}, {"labels", labels}};
 }
 
+// JSON integers only: get<int64_t>() of a float such as 1e300 is undefined behaviour (found by
+// fuzzing); the callers turn the runtime_error into a FileError naming the file.
+int64_t int_of(const json& v, const std::string& what) {
+  if (!v.is_number_integer()) throw std::runtime_error(what + " must be an integer");
+  return v.get<int64_t>();
+}
+
+std::vector<int64_t> ints_of(const json& v, const std::string& what) {
+  if (!v.is_array()) throw std::runtime_error(what + " must be an array of integers");
+  std::vector<int64_t> out;
+  for (const json& x : v) out.push_back(int_of(x, what + " entry"));
+  return out;
+}
+
 void stats_from_json(const json& j, int64_t C, ChannelStats& s, std::map<int64_t, ChannelClusters>& clusters,
                      const std::vector<int64_t>& group_sizes) {
   s.min = j.at("min").get<std::vector<float>>();
@@ -49,7 +63,11 @@ void stats_from_json(const json& j, int64_t C, ChannelStats& s, std::map<int64_t
       static_cast<int64_t>(s.absmax.size()) != C)
     throw std::runtime_error("channel statistics do not have kv_channels entries");
   for (int64_t g : group_sizes) {
-    auto labels = j.at("labels").at(std::to_string(g)).get<std::vector<int32_t>>();
+    std::vector<int32_t> labels;
+    for (int64_t label : ints_of(j.at("labels").at(std::to_string(g)), "label")) {
+      if (label < 0 || label >= C) throw std::runtime_error("label " + std::to_string(label) + " for group size " + std::to_string(g) + " is not a channel group");
+      labels.push_back(static_cast<int32_t>(label));
+    }
     if (static_cast<int64_t>(labels.size()) != C) throw std::runtime_error("labels for group size " + std::to_string(g) + " do not have kv_channels entries");
     clusters[g] = clusters_from_labels(labels, static_cast<int>(C / g));
   }
@@ -94,19 +112,20 @@ Calibration Calibration::load(const std::string& path) {
     json j = json::parse(text);
     if (!j.is_object() || j.value("format", "") != "skvq-calibration")
       throw std::runtime_error("not an skvq calibration file (format field missing)");
-    if (j.at("version").get<int>() != 1) throw std::runtime_error("unsupported calibration version " + j.at("version").dump());
+    if (int_of(j.at("version"), "version") != 1) throw std::runtime_error("unsupported calibration version " + j.at("version").dump());
     const auto& m = j.at("model");
     c.model_name = m.at("name").get<std::string>();
     c.model_sha256 = m.at("sha256").get<std::string>();
     c.weights_fingerprint = m.at("weights_fingerprint").get<std::string>();
-    c.num_layers = m.at("num_layers").get<int64_t>();
-    c.kv_channels = m.at("kv_channels").get<int64_t>();
+    c.num_layers = int_of(m.at("num_layers"), "num_layers");
+    c.kv_channels = int_of(m.at("kv_channels"), "kv_channels");
     c.text_path = j.at("text").at("path").get<std::string>();
     c.text_sha256 = j.at("text").at("sha256").get<std::string>();
-    c.samples = j.at("samples").get<int64_t>();
-    c.seq_len = j.at("seq_len").get<int64_t>();
+    c.samples = int_of(j.at("samples"), "samples");
+    c.seq_len = int_of(j.at("seq_len"), "seq_len");
+    int_of(j.at("seed"), "seed");
     c.seed = j.at("seed").get<uint64_t>();
-    c.group_sizes = j.at("group_sizes").get<std::vector<int64_t>>();
+    c.group_sizes = ints_of(j.at("group_sizes"), "group_sizes");
     for (int64_t g : c.group_sizes)
       if (g <= 0 || c.kv_channels % g != 0) throw std::runtime_error("group size " + std::to_string(g) + " does not divide kv_channels");
     const auto& layers = j.at("layers");

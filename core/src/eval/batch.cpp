@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <ostream>
+#include <type_traits>
 
 #include "skvq/batch.h"
 #include "skvq/calibration.h"
@@ -31,9 +32,22 @@ std::string resolve_data_path(const std::string& path, const std::string& base_d
 
 namespace {
 
+// Integer fields must hold JSON integers: get<int64_t>() of a float such as 1e300 is undefined
+// behaviour (found by fuzzing).
+template <class T>
+void check_integers(const json& v, const char* key, const std::string& file) {
+  if constexpr (std::is_integral_v<T>) {
+    if (!v.is_number_integer()) throw FileError(file, std::string("field \"") + key + "\" must be an integer");
+  } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+    if (v.is_array())
+      for (const json& x : v) check_integers<int64_t>(x, key, file);
+  }
+}
+
 template <class T>
 T get_or(const json& j, const char* key, T fallback, const std::string& file) {
   if (!j.contains(key)) return fallback;
+  check_integers<T>(j.at(key), key, file);
   try {
     return j.at(key).get<T>();
   } catch (const json::exception& e) {

@@ -90,6 +90,8 @@ std::unique_ptr<Tokenizer> load_gguf_tokenizer(const std::string& path) {
   } else if (model == "llama") {
     // Sentencepiece: merge (a, b) exists when a + b is a piece; the piece's score ranks it.
     const json& scores = array_of(f, "tokenizer.ggml.scores", n);
+    for (const json& s : scores)  // found by fuzzing: strings here threw json::type_error
+      if (!s.is_number()) throw FileError(path, "tokenizer.ggml.scores entries must be numbers");
     std::vector<size_t> order(n);
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a].get<double>() > scores[b].get<double>(); });

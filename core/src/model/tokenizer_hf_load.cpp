@@ -98,6 +98,9 @@ void HfTokenizer::load(const json& root) {
   }
   if (root.contains("added_tokens") && root["added_tokens"].is_array()) {
     for (const json& a : root["added_tokens"]) {
+      // get<int32_t>() of a float id such as 1e300 is undefined behaviour (found by fuzzing).
+      if (!a.at("id").is_number_integer() || a.at("id").get<int64_t>() < 0 || a.at("id").get<int64_t>() > (1 << 24))
+        throw FileError(path_, "added token id " + a.at("id").dump() + " is not an integer in range");
       AddedToken t{a.at("content").get<std::string>(), a.at("id").get<int32_t>(),
                    a.value("special", false)};
       if (t.id < 0 || t.id > (1 << 24)) throw FileError(path_, "added token id out of range");

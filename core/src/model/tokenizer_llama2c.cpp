@@ -56,9 +56,11 @@ Llama2cVocab read_llama2c_vocab(const std::string& path, int32_t vocab_size) {
     v.scores.push_back(score);
     off += static_cast<size_t>(len);
   }
-  if (v.pieces.size() < 3)
+  // Byte fallback encodes byte b as token b + 3, so ids 0..258 must exist (found by fuzzing:
+  // a smaller vocabulary gave token ids outside it).
+  if (v.pieces.size() < 259)
     throw FileError(path, "llama2.c tokenizer has only " + std::to_string(v.pieces.size()) +
-                              " tokens");
+                              " tokens: the format needs <unk>, <s>, </s> and the 256 byte tokens (ids 3..258)");
   return v;
 }
 
