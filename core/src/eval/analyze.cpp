@@ -164,6 +164,7 @@ AnalyzeSummary run_analyze(const Model& model, const std::vector<int32_t>& token
   ids = ids.to(model.device());
 
   // 1. fp forward: locality, K/V, attention outputs.
+  if (opt.progress) opt.progress(0, 4);
   AnalyzeObserver fp(nl, opt, true);
   model.forward(ids, nullptr, &fp, /*last_only=*/true);
   throw_if_cancelled(cancel);
@@ -185,6 +186,7 @@ AnalyzeSummary run_analyze(const Model& model, const std::vector<int32_t>& token
                      {"sink_mass", sm}, {"window_mass", wm}}});
   }
 
+  if (opt.progress) opt.progress(1, 4);
   // 2. Channel statistics and clusters: the calibration, or one made from this text.
   std::optional<Calibration> own;
   const Calibration* cal = calib;
@@ -201,6 +203,7 @@ AnalyzeSummary run_analyze(const Model& model, const std::vector<int32_t>& token
   if (cal->num_layers != nl || cal->kv_channels != C)
     throw ConfigError("analyze: the calibration does not match the model's layers/channels");
 
+  if (opt.progress) opt.progress(2, 4);
   // 3. Per-group quantization error on this text's K (pre-RoPE) and V.
   auto bits_for = [&](bool keys) {
     const bool q = keys ? config.quantizes_keys() : config.quantizes_values();
@@ -238,6 +241,7 @@ AnalyzeSummary run_analyze(const Model& model, const std::vector<int32_t>& token
   }
   throw_if_cancelled(cancel);
 
+  if (opt.progress) opt.progress(3, 4);
   // 4. Attention-output error of the quantized run (quantized prefill attention).
   AnalyzeObserver qo(nl, opt, false);
   if (!config.is_unquantized()) {
@@ -259,6 +263,7 @@ AnalyzeSummary run_analyze(const Model& model, const std::vector<int32_t>& token
                     {{"layer", l}, {"config", ident.config}, {"rel_error", rel}, {"mse", mse}}});
   }
 
+  if (opt.progress) opt.progress(4, 4);
   const double denom = static_cast<double>(nl * heads);
   nlohmann::json sb = nlohmann::json::object(), wb = nlohmann::json::object();
   for (auto& [S, s] : sink_sum) sb[std::to_string(S)] = s / denom;
