@@ -71,6 +71,41 @@ TEST(QuantConfig, RejectsMalformedStrings) {
   EXPECT_EQ(message(""), "configuration '': empty configuration string");
 }
 
+// Issue 9: repeated options were accepted for some flags (KIVI, rtn) but not others, "k0x2"
+// parsed as 2 bits through strtod's hex, and -w999999999999 reached the cache allocator (exit 3).
+TEST(QuantConfig, RefusesRepeatsNonDecimalNumbersAndHugeCounts) {
+  auto message = [](const char* s) {
+    try {
+      QuantConfig::parse(s);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message("k2-v2-g8-KIVI-KIVI"), "configuration 'k2-v2-g8-KIVI-KIVI': KIVI: given twice (option 'KIVI' may appear once)");
+  EXPECT_EQ(message("k2-v2-g8-rtn-rtn"), "configuration 'k2-v2-g8-rtn-rtn': rtn: given twice (option 'rtn' may appear once)");
+  EXPECT_EQ(message("k2-v2-g8-kivi-KIVI"), "configuration 'k2-v2-g8-kivi-KIVI': KIVI: given twice (option 'KIVI' may appear once)");
+  EXPECT_EQ(message("k2-v2-g8-reorder-rod"), "configuration 'k2-v2-g8-reorder-rod': rod: given twice (option 'reorder' may appear once)");
+  EXPECT_EQ(message("k2-v2-g8-w4-w8"), "configuration 'k2-v2-g8-w4-w8': w8: given twice (option 'w' may appear once)");
+  EXPECT_EQ(message("k2-v2-g8-fp8-fp8"), "configuration 'k2-v2-g8-fp8-fp8': fp8: given twice (option 'fp8' may appear once)");
+  EXPECT_EQ(message("k2-v2-g8-clip-clip0.9"), "configuration 'k2-v2-g8-clip-clip0.9': clip0.9: given twice (option 'clip' may appear once)");
+  EXPECT_EQ(message("k0x2-v2-g8"), "configuration 'k0x2-v2-g8': k0x2: bits must be one of 1.5, 2, 3, 4, 8, 16");
+  EXPECT_EQ(message("k2-v2e0-g8"), "configuration 'k2-v2e0-g8': v2e0: bits must be one of 1.5, 2, 3, 4, 8, 16");
+  EXPECT_EQ(message("k2-v2-g8-clip0x.8"), "configuration 'k2-v2-g8-clip0x.8': clip0x.8: clip ratio must be in (0, 1], e.g. clip0.95");
+  EXPECT_EQ(message("k2-v2-g8-clip+.9"), "configuration 'k2-v2-g8-clip+.9': clip+.9: clip ratio must be in (0, 1], e.g. clip0.95");
+  EXPECT_EQ(message("k2-v2-g8-w999999999999"), "configuration 'k2-v2-g8-w999999999999': w999999999999: window out of range (at most 1048576 tokens)");
+  EXPECT_EQ(message("k2-v2-g8-sink99999999999999999999"),
+            "configuration 'k2-v2-g8-sink99999999999999999999': sink99999999999999999999: sink out of range (at most 1048576 tokens)");
+  EXPECT_EQ(message("k2-v2-g2097152"), "configuration 'k2-v2-g2097152': g2097152: group size out of range (at most 1048576)");
+  // The limits themselves and plain decimals still parse.
+  auto c = QuantConfig::parse("k1.5-v2.0-g8-w1048576-sink1048576-clip.95");
+  EXPECT_EQ(c.k_bits, 1.5);
+  EXPECT_EQ(c.v_bits, 2.0);
+  EXPECT_EQ(c.window, 1048576);
+  EXPECT_EQ(c.sink, 1048576);
+  EXPECT_DOUBLE_EQ(c.clip_ratio, 0.95);
+}
+
 TEST(QuantConfig, GroupMustFitTheChannels) {
   ModelConfig m;
   m.num_key_value_heads = 4;

@@ -76,9 +76,11 @@ void add_analyze_command(CLI::App& app) {
     AnalyzeOptions opt;
     opt.sinks = parse_list<int64_t>(o->sinks, "--sinks");
     opt.windows = parse_list<int64_t>(o->windows, "--windows");
+    opt.progress = [](int64_t d, int64_t t) { draw_progress("analyze", d, t, "steps"); };
     Model model(std::move(w));
     auto r = run_analyze(model, tokens, o->text, config, calib ? &*calib : nullptr, store, model_id, calib_id, opt,
                          cancel);
+    end_progress();
     if (o->json) {
       std::cout << nlohmann::json({{"run_id", r.run_id}, {"reused", r.reused}, {"config", config.to_string()},
                                    {"tokens", static_cast<int64_t>(tokens.size())}, {"metrics", r.metrics}})

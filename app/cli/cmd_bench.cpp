@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "progress.h"
 #include "skvq/common.h"
 #include "skvq/packed_cache.h"
 
@@ -89,6 +90,11 @@ void run_bench(const BenchOptions& o) {
   if (!cuda) out["cuda_reason"] = why;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
   auto q = at::randn({1, H, D}, gen);
+  // Progress on stderr: the pack measurement, then float32, float16 and packed per context.
+  const int64_t steps = 1 + 3 * static_cast<int64_t>(o.ctx.size());
+  int64_t step = 0;
+  auto advance = [&] { draw_progress("bench", ++step, steps, "timings"); };
+  draw_progress("bench", 0, steps, "timings");
 
   // Quantize-and-pack throughput vs a plain copy of the same float32 bytes.
   {
@@ -104,9 +110,11 @@ void run_bench(const BenchOptions& o) {
       kd.copy_(k);
       vd.copy_(v);
     });
+    advance();
     out["pack"] = {{"tokens", n}, {"input_bytes", bytes}, {"pack_seconds", t_pack},
                    {"pack_gb_per_s", bytes / t_pack / 1e9}, {"copy_seconds", t_copy},
                    {"copy_gb_per_s", bytes / t_copy / 1e9}};
+    clear_progress();
     if (!o.json)
       std::printf("quantize+pack (K and V, %lld tokens, %.0f MB float32): %.2f GB/s; memory copy %.2f GB/s\n\n",
                   static_cast<long long>(n), bytes / 1e6, bytes / t_pack / 1e9, bytes / t_copy / 1e9);
@@ -130,10 +138,13 @@ void run_bench(const BenchOptions& o) {
     auto kh = kf.to(at::kHalf), vh = vf.to(at::kHalf);
     kf = at::Tensor();
     vf = at::Tensor();
+    advance();
     const double t16 = median_seconds(o.reps, [&] { dense_decode_attention(q2, kh, vh, m.num_key_value_heads); });
     kh = at::Tensor();
     vh = at::Tensor();
+    advance();
     const double tpk = median_seconds(o.reps, [&] { cache.decode_attention(0, q); });
+    advance();
     const double f32_bytes = 2.0 * N * C * 4, pk_bytes = static_cast<double>(cache.packed_bytes());
     // GPU: fused packed kernel (same bytes, packed on the device) vs LibTorch float16 attention
     // over a [H, N, D] cache (matmul, softmax, matmul).
@@ -172,6 +183,7 @@ void run_bench(const BenchOptions& o) {
                      {"float16_ms", tcu_16 * 1e3},
                      {"speedup_vs_float16", tcu_16 / tcu_pk}};
     out["decode"].push_back(row);
+    clear_progress();
     if (!o.json) {
       std::printf("%8lld %14.3f %14.3f %14.3f %12.1f %12.1f %9.2fx\n", static_cast<long long>(N), t32 * 1e3,
                   t16 * 1e3, tpk * 1e3, f32_bytes / 1e6, pk_bytes / 1e6, t32 / tpk);
@@ -181,6 +193,7 @@ void run_bench(const BenchOptions& o) {
     }
     std::fflush(stdout);
   }
+  end_progress();
   if (o.json) std::printf("%s\n", out.dump(2).c_str());
   else if (!cuda)
     std::printf("\nCUDA: not timed (%s)\n", why.c_str());

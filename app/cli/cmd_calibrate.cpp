@@ -1,17 +1,18 @@
 // skvq calibrate: per-channel K/V ranges and k-means channel groups (skvq-method.md section 3).
-#include <unistd.h>
-
 #include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "commands.h"
 #include "list_options.h"
+#include "output_check.h"
 #include "progress.h"
 #include "skvq/calibration.h"
 #include "skvq/error.h"
 #include "skvq/run_store.h"
+#include "skvq/common.h"
 #include "skvq/session.h"
+#include "skvq/tokenizer.h"
 
 namespace skvq::cli {
 
@@ -38,24 +39,24 @@ void add_calibrate_command(CLI::App& app) {
   cmd->callback([o] {
     auto cancel = install_cancel_handler();
     o->opt.group_sizes = parse_list<int64_t>(o->group_sizes, "--group-sizes");
-    {
-      // Fail before calibrating when the output cannot be written.
-      const auto dir = std::filesystem::absolute(o->out).parent_path();
-      if (!std::filesystem::is_directory(dir) || access(dir.c_str(), W_OK) != 0)
-        throw FileError(o->out, "cannot be written (folder " + dir.string() + " is missing or not writable)");
-    }
+    check_output_file(o->out);  // fail before calibrating when the output cannot be written
     LoadedModel lm = load_model_for_eval(o->model, o->tokenizer, o->device, globals().dtype);
     if (o->opt.seq_len > lm.model->config().max_position_embeddings && lm.model->config().max_position_embeddings > 0)
       std::cerr << "warning: --seq-len " << o->opt.seq_len << " is beyond the model's trained context of "
                 << lm.model->config().max_position_embeddings << " tokens\n";
-    const auto tokens = tokenize_text_file(*lm.tokenizer, o->text, o->max_bytes);
+    // Read once (tokens and the text's sha256 from the same bytes), only up to --max-bytes.
+    const std::string text = read_text(o->text, o->max_bytes);
+    if (text.empty()) throw FileError(o->text, "the text file is empty");
+    std::cerr << "tokenizing " << o->text << " (" << text.size() << " bytes)\n";
+    const auto tokens = lm.tokenizer->encode(text, /*add_bos=*/true);
     std::cerr << "calibrating " << lm.model->weights().name << " on " << o->text << " (" << tokens.size() << " tokens): "
               << o->opt.samples << " samples x " << o->opt.seq_len << " tokens\n";
+    draw_progress("calibrate", 0, o->opt.samples + static_cast<int64_t>(o->opt.group_sizes.size()), "steps");
     Calibration cal = calibrate(*lm.model, tokens, o->opt,
                                 [](int64_t d, int64_t t) { draw_progress("calibrate", d, t, "steps"); }, cancel);
     end_progress();
     cal.text_path = o->text;
-    cal.text_sha256 = sha256_hex(read_text(o->text, o->max_bytes));
+    cal.text_sha256 = sha256_hex(text);
     cal.save(o->out);
     RunStore store(globals().db);
     const int64_t id = register_calibration(store, register_model(store, lm.model->weights(), *lm.tokenizer), cal, o->out);

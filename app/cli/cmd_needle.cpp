@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "output_check.h"
 #include "list_options.h"
 #include "skvq/session.h"
 #include "progress.h"
@@ -59,6 +60,7 @@ void add_needle_command(CLI::App& app) {
   cmd->callback([o] {
     auto cancel = install_cancel_handler();
     parse_chat_template_option(o->opt.chat_template, "");  // an unknown name fails before the model loads
+    if (!o->export_path.empty()) check_output_file(o->export_path);  // before computing anything
     ModelWeights w = load_model(o->model, resolve_model_dtype(globals().dtype, o->model));
     if (o->rope_scaling <= 0) throw ConfigError("--rope-scaling must be positive");
     w.config.rope_scaling_factor = o->rope_scaling;

@@ -18,12 +18,15 @@ GlobalOptions& globals() {
 int main(int argc, char** argv) {
   skvq::select_blas_kernels(argv);
   using namespace skvq::cli;
+  // Line-buffered even when redirected: `skvq batch > log` shows each stored run as it happens
+  // (and keeps it after kill -9). std::cout goes through stdout (synced with stdio).
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"skvq: sliding-window KV cache quantization (SKVQ) engine, headless"};
   app.set_version_flag("--version", std::string("skvq ") + SKVQ_VERSION);
   app.require_subcommand(1);
   app.fallthrough();
   auto& g = globals();
-  app.add_option("--threads", g.threads, "CPU threads for LibTorch (0 = all cores)")->check(kAtLeastZero);
+  app.add_option("--threads", g.threads, "CPU threads for LibTorch (0 = all cores; capped at the hardware threads)")->check(kAtLeastZero);
   app.add_option("--db", g.db, "run store (SQLite) path")->capture_default_str();
   app.add_option("--dtype", g.dtype, "weight dtype: auto (float32 on cpu unless the checkpoint is bf16; float16 on cuda), float32, bfloat16, float16")
       ->capture_default_str()->check(CLI::IsMember({"auto", "float32", "bfloat16", "float16"}));

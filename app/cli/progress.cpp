@@ -48,6 +48,11 @@ void draw_progress(const std::string& label, int64_t done, int64_t total, const 
   if (done >= total) end_progress();
 }
 
+void clear_progress() {
+  if (g_line_open) std::fprintf(stderr, "\r%*s\r", 100, "");
+  g_line_open = false;
+}
+
 void end_progress() {
   if (g_line_open) std::fputc('\n', stderr);
   g_line_open = false;

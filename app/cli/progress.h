@@ -19,4 +19,8 @@ void draw_progress(const std::string& label, int64_t done, int64_t total, const 
 /// Ends the current progress line.
 void end_progress();
 
+/// Erases an open progress line on a terminal (before printing a result line to stdout; the
+/// next draw_progress redraws it).
+void clear_progress();
+
 }  // namespace skvq::cli

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -80,21 +81,57 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+namespace {
+bool utf8_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// Appends up to `n` more bytes of `in` to `s`; false at the end of the file.
+bool read_more(std::ifstream& in, std::string& s, size_t n) {
+  const size_t old = s.size();
+  s.resize(old + n);
+  in.read(s.data() + old, static_cast<std::streamsize>(n));
+  s.resize(old + static_cast<size_t>(in.gcount()));
+  return in.gcount() > 0;
+}
+}  // namespace
+
 std::string read_text(const std::string& path, int64_t max_bytes, int64_t skip_bytes) {
-  std::string s = read_file(path);
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw FileError(path, "is a directory, expected a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path, fs::exists(path, ec) ? "cannot be read" : "no such file");
   if (skip_bytes > 0) {
-    if (skip_bytes >= static_cast<int64_t>(s.size()))
+    in.ignore(skip_bytes);
+    const int64_t skipped = in.gcount();
+    if (skipped < skip_bytes || in.peek() == std::char_traits<char>::eof())
       throw FileError(path, "skipping " + std::to_string(skip_bytes) + " bytes leaves nothing of its " +
-                                std::to_string(s.size()) + " bytes");
-    size_t n = static_cast<size_t>(skip_bytes);
-    while (n < s.size() && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) ++n;  // UTF-8 boundary
-    s.erase(0, n);
+                                std::to_string(skipped) + " bytes");
   }
+  // Only what is asked for is read: max_bytes plus the byte after them (to find the character
+  // boundary), more when the skip landed inside a character.
+  std::string s;
+  if (max_bytes <= 0) {
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    s = ss.str();
+  } else {
+    read_more(in, s, static_cast<size_t>(max_bytes) + 1);
+  }
+  if (skip_bytes > 0) {
+    size_t n = 0;  // move the start to a UTF-8 boundary
+    while (true) {
+      while (n < s.size() && utf8_continuation(s[n])) ++n;
+      if (n < s.size() || max_bytes <= 0 || !read_more(in, s, 64)) break;
+    }
+    s.erase(0, n);
+    if (max_bytes > 0 && s.size() <= static_cast<size_t>(max_bytes)) read_more(in, s, max_bytes + 1 - s.size());
+  }
+  if (in.bad()) throw FileError(path, "read error");
   if (max_bytes > 0 && static_cast<int64_t>(s.size()) > max_bytes) {
     size_t n = static_cast<size_t>(max_bytes);
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // UTF-8 boundary
+    while (n > 0 && utf8_continuation(s[n])) --n;  // UTF-8 boundary
     s.resize(n);
   }
+  check_text(s, path);
   return s;
 }
 
@@ -153,9 +190,18 @@ std::string sha256_file(const std::string& path) {
   return h.hex();
 }
 
-void set_threads(int n) {
-  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+int set_threads(int n) {
+  const unsigned hw = std::thread::hardware_concurrency();
+  const int cap = hw > 0 ? static_cast<int>(hw) : 1024;  // 0: unknown; 100000 threads would hang
+  if (n <= 0) {
+    n = hw > 0 ? cap : 1;
+  } else if (n > cap) {
+    std::fprintf(stderr, "skvq: warning: %d threads asked for, but this machine has %d hardware threads; using %d\n", n,
+                 cap, cap);
+    n = cap;
+  }
   at::set_num_threads(n);
+  return n;
 }
 
 double now_seconds() {

@@ -52,6 +52,7 @@ int64_t analysis_group_size(const QuantConfig& config, int64_t kv_channels);
 struct AnalyzeOptions {
   std::vector<int64_t> sinks{1, 5, 10};
   std::vector<int64_t> windows{16, 32, 64, 128};
+  ProgressFn progress;  ///< optional: (done, 4) after each of the four steps below (not stored)
 };
 
 /// Result of run_analyze.

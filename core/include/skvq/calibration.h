@@ -45,7 +45,10 @@ struct Calibration {
   int64_t num_layers = 0, kv_channels = 0;
   std::vector<int64_t> group_sizes;
   std::vector<LayerCalibration> layers;
+  std::string source_path;  ///< the file load() read ("" for one computed in memory), for messages
 
+  /// "calibration <source_path>" (or "calibration" when computed in memory), for messages.
+  std::string name() const { return source_path.empty() ? "calibration" : "calibration " + source_path; }
   /// Writes the calibration as JSON. Throws FileError if the file cannot be written.
   void save(const std::string& path) const;
   /// Reads a calibration file. Throws FileError for a missing, truncated or malformed file.

@@ -5,6 +5,7 @@
 #include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace skvq {
@@ -33,9 +34,22 @@ std::string data_path(const std::string& relative);
 /// Reads a whole file as bytes; throws FileError if missing or unreadable.
 std::string read_file(const std::string& path);
 /// Reads at most `max_bytes` (0 = all) of a text file after skipping its first `skip_bytes`
-/// bytes (both moved to UTF-8 character boundaries). Throws FileError when the file is missing
-/// or the skip leaves nothing.
+/// bytes (both moved to UTF-8 character boundaries); reads only those bytes from disk. Throws
+/// FileError when the file is missing, the skip leaves nothing, or the bytes read are binary or
+/// UTF-16 (check_text; invalid UTF-8 is a warning).
 std::string read_text(const std::string& path, int64_t max_bytes = 0, int64_t skip_bytes = 0);
+/// What inspect_text finds in a text file's bytes; `offset` is the first offending byte.
+struct TextCheck {
+  enum Kind { Ok, InvalidUtf8, Utf16Bom, Utf16, Binary } kind = Ok;
+  int64_t offset = -1;
+};
+/// Classifies bytes meant as UTF-8 text: a UTF-16 byte-order mark (FF FE / FE FF) -> Utf16Bom;
+/// NUL bytes in at least a quarter of the bytes -> Utf16 (no mark), fewer -> Binary; else the
+/// first sequence that is not UTF-8 (RFC 3629) -> InvalidUtf8 (e.g. Latin-1); else Ok.
+TextCheck inspect_text(std::string_view bytes);
+/// Throws FileError naming `path` for binary or UTF-16 bytes; prints one warning per path on
+/// stderr for invalid UTF-8 (the bytes are still used).
+void check_text(std::string_view bytes, const std::string& path);
 /// JSON nesting deeper than this is refused (a 50,000-deep tokenizer.json overflowed the stack).
 constexpr int kMaxJsonDepth = 512;
 /// Parses JSON `text` read from `path` (the name used in errors). Throws FileError on malformed
@@ -65,8 +79,9 @@ class Sha256 {
   void* ctx_;  // EVP_MD_CTX*
 };
 
-/// Sets LibTorch's intra-op thread count; n <= 0 means the hardware concurrency.
-void set_threads(int n);
+/// Sets LibTorch's intra-op thread count and returns it: n <= 0 means the hardware concurrency;
+/// more than the hardware concurrency is capped to it with a warning on stderr.
+int set_threads(int n);
 
 /// Wall-clock seconds since an arbitrary epoch (steady clock).
 double now_seconds();

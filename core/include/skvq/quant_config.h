@@ -33,6 +33,8 @@ struct QuantConfig {
   /// Parses the grammar of skvq-method.md section 5; also accepts "fp16", "fp32", "none"
   /// for the unquantized reference. Throws ConfigError naming the bad field (e.g. "k9: bits
   /// must be one of 1.5, 2, 3, 4, 8, 16", "g0: group size must be positive", unknown option).
+  /// Numbers are plain decimals (no sign, exponent or hex); every option may appear once
+  /// (aliases count as one: rod = reorder); g, w and sink are at most 2^20.
   static QuantConfig parse(std::string_view text);
   /// Canonical string: k-v-g first, then w, reorder, smooth, pre_rope, clip, sink, fp8, KIVI,
   /// rtn. parse(to_string()) == *this. Unquantized prints "fp16".

@@ -29,7 +29,7 @@ struct ModelWeights {
   std::vector<LayerWeights> layers;
   at::Tensor norm;           ///< [hidden_size]
   at::Tensor lm_head;        ///< [vocab_size, hidden_size]; same storage as embed_tokens when tied
-  std::string source_path;   ///< file or directory it was loaded from
+  std::string source_path;   ///< file or directory it was loaded from (load_model: absolute, canonical)
   std::string sha256;        ///< hex sha256 of the checkpoint file (sharded: of the index + shards)
   std::string name;          ///< short name, e.g. "stories260K"
 

@@ -131,7 +131,7 @@ Calibration calibrate(const Model& model, const std::vector<int32_t>& tokens,
 
 GroupLayout Calibration::layout(int64_t layer, bool keys, const QuantConfig& config) const {
   if (layer < 0 || layer >= static_cast<int64_t>(layers.size()))
-    throw ConfigError("calibration has no layer " + std::to_string(layer));
+    throw ConfigError(name() + " has no layer " + std::to_string(layer));
   const auto& lc = layers[layer];
   GroupLayout g;
   if (config.reorder) {
@@ -140,7 +140,7 @@ GroupLayout Calibration::layout(int64_t layer, bool keys, const QuantConfig& con
     if (it == m.end()) {
       std::string have;
       for (auto& [size, _] : m) have += (have.empty() ? "" : ",") + std::to_string(size);
-      throw ConfigError("calibration has no channel clusters for group size " + std::to_string(config.group_size) +
+      throw ConfigError(name() + " has no channel clusters for group size " + std::to_string(config.group_size) +
                         " (it has " + have + "); calibrate again with --group-sizes including it");
     }
     g.perm = it->second.perm;
@@ -166,7 +166,7 @@ KVLayouts KVLayouts::build(const QuantConfig& config, const ModelConfig& model, 
     if (!calib)
       throw ConfigError("configuration '" + config.to_string() + "' needs a calibration file (--calib FILE; make one with `skvq calibrate`)");
     if (calib->num_layers != model.num_hidden_layers || calib->kv_channels != C)
-      throw ConfigError("calibration has " + std::to_string(calib->num_layers) + " layers x " + std::to_string(calib->kv_channels) +
+      throw ConfigError(calib->name() + " has " + std::to_string(calib->num_layers) + " layers x " + std::to_string(calib->kv_channels) +
                         " channels, the model " + std::to_string(model.num_hidden_layers) + " x " + std::to_string(C));
   }
   for (int64_t li = 0; li < model.num_hidden_layers; ++li) {

@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 
@@ -54,22 +55,29 @@ std::vector<int64_t> ints_of(const json& v, const std::string& what) {
   return out;
 }
 
+// `where` ("layer 3 K") prefixes the messages; the caller adds the file name.
 void stats_from_json(const json& j, int64_t C, ChannelStats& s, std::map<int64_t, ChannelClusters>& clusters,
-                     const std::vector<int64_t>& group_sizes) {
+                     const std::vector<int64_t>& group_sizes, const std::string& where) {
   s.min = j.at("min").get<std::vector<float>>();
   s.max = j.at("max").get<std::vector<float>>();
   s.absmax = j.at("absmax").get<std::vector<float>>();
   if (static_cast<int64_t>(s.min.size()) != C || static_cast<int64_t>(s.max.size()) != C ||
       static_cast<int64_t>(s.absmax.size()) != C)
-    throw std::runtime_error("channel statistics do not have kv_channels entries");
+    throw std::runtime_error(where + ": channel statistics do not have kv_channels entries");
   for (int64_t g : group_sizes) {
+    const std::string group = where + ", group size " + std::to_string(g) + ": ";
     std::vector<int32_t> labels;
-    for (int64_t label : ints_of(j.at("labels").at(std::to_string(g)), "label")) {
-      if (label < 0 || label >= C) throw std::runtime_error("label " + std::to_string(label) + " for group size " + std::to_string(g) + " is not a channel group");
+    for (int64_t label : ints_of(j.at("labels").at(std::to_string(g)), group + "label")) {
+      if (label < INT32_MIN || label > INT32_MAX) throw std::runtime_error(group + "cluster label " + std::to_string(label) + " out of range");
       labels.push_back(static_cast<int32_t>(label));
     }
-    if (static_cast<int64_t>(labels.size()) != C) throw std::runtime_error("labels for group size " + std::to_string(g) + " do not have kv_channels entries");
-    clusters[g] = clusters_from_labels(labels, static_cast<int>(C / g));
+    if (static_cast<int64_t>(labels.size()) != C)
+      throw std::runtime_error(group + std::to_string(labels.size()) + " labels for " + std::to_string(C) + " kv_channels");
+    try {
+      clusters[g] = clusters_from_labels(labels, static_cast<int>(C / g));
+    } catch (const Error& e) {
+      throw std::runtime_error(group + e.what());
+    }
   }
 }
 
@@ -132,17 +140,17 @@ Calibration Calibration::load(const std::string& path) {
     if (static_cast<int64_t>(layers.size()) != c.num_layers) throw std::runtime_error("layer count differs from num_layers");
     for (const auto& lj : layers) {
       LayerCalibration l;
-      stats_from_json(lj.at("k"), c.kv_channels, l.k, l.k_clusters, c.group_sizes);
-      stats_from_json(lj.at("v"), c.kv_channels, l.v, l.v_clusters, c.group_sizes);
+      const std::string layer = "layer " + std::to_string(c.layers.size());
+      stats_from_json(lj.at("k"), c.kv_channels, l.k, l.k_clusters, c.group_sizes, layer + " K");
+      stats_from_json(lj.at("v"), c.kv_channels, l.v, l.v_clusters, c.group_sizes, layer + " V");
       c.layers.push_back(std::move(l));
     }
   } catch (const json::exception& e) {
     throw FileError(path, std::string("malformed or truncated calibration file: ") + e.what());
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // also ConfigError from the cluster labels
     throw FileError(path, std::string("invalid calibration file: ") + e.what());
   }
+  c.source_path = path;
   return c;
 }
 

@@ -180,6 +180,7 @@ void analyze_into(RunSession& session, AnalyzeSummary& sum, const Model& model,
   ids = ids.to(model.device());
 
   // 1. fp forward: locality, K/V, attention outputs.
+  if (opt.progress) opt.progress(0, 4);
   AnalyzeObserver fp(nl, opt, true);
   model.forward(ids, nullptr, &fp, /*last_only=*/true);
   throw_if_cancelled(cancel);
@@ -200,6 +201,7 @@ void analyze_into(RunSession& session, AnalyzeSummary& sum, const Model& model,
                      {"sink_mass", sm}, {"window_mass", wm}});
   }
 
+  if (opt.progress) opt.progress(1, 4);
   // 2. Channel statistics and clusters: the calibration, or one made from this text.
   std::optional<Calibration> own;
   const Calibration* cal = calib;
@@ -216,6 +218,7 @@ void analyze_into(RunSession& session, AnalyzeSummary& sum, const Model& model,
   if (cal->num_layers != nl || cal->kv_channels != C)
     throw ConfigError("analyze: the calibration does not match the model's layers/channels");
 
+  if (opt.progress) opt.progress(2, 4);
   // 3. Per-group quantization error on this text's K (pre-RoPE) and V.
   auto bits_for = [&](bool keys) {
     const bool q = keys ? config.quantizes_keys() : config.quantizes_values();
@@ -252,6 +255,7 @@ void analyze_into(RunSession& session, AnalyzeSummary& sum, const Model& model,
   }
   throw_if_cancelled(cancel);
 
+  if (opt.progress) opt.progress(3, 4);
   // 4. Attention-output error of the quantized run (quantized prefill attention).
   AnalyzeObserver qo(nl, opt, false);
   if (!config.is_unquantized()) {
@@ -272,6 +276,7 @@ void analyze_into(RunSession& session, AnalyzeSummary& sum, const Model& model,
     session.put_item("attn_error/layer" + std::to_string(l), {{"layer", l}, {"config", config_name}, {"rel_error", rel}, {"mse", mse}});
   }
 
+  if (opt.progress) opt.progress(4, 4);
   const double denom = static_cast<double>(nl * heads);
   nlohmann::json sb = nlohmann::json::object(), wb = nlohmann::json::object();
   for (auto& [S, s] : sink_sum) sb[std::to_string(S)] = s / denom;

@@ -69,7 +69,7 @@ std::string load_haystack(const std::string& dir) {
   if (files.empty()) throw FileError(dir, "no .txt essays in the haystack directory");
   std::sort(files.begin(), files.end());
   std::string out;
-  for (const auto& f : files) out += read_file(f.string());
+  for (const auto& f : files) out += read_text(f.string());  // refuses binary and UTF-16 essays
   return out;
 }
 

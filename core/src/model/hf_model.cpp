@@ -304,7 +304,8 @@ void save_hf_model(const ModelWeights& w, const std::string& dir) {
     std::ofstream out(cfg_path, std::ios::binary | std::ios::trunc);
     if (!out) throw FileError(cfg_path, "cannot be written");
     out << cfg.dump(2) << "\n";
-    if (!out) throw FileError(cfg_path, "write failed");
+    out.flush();
+    if (!out) throw FileError(cfg_path, "write failed (disk full?)");
   }
   safetensors::write((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}});
 }

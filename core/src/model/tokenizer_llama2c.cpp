@@ -220,6 +220,7 @@ void write_json(const std::string& path, const nlohmann::json& j) {
   std::ofstream out(path, std::ios::binary);
   if (!out) throw FileError(path, "cannot be written");
   out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::strict) << "\n";
+  out.flush();
   if (!out) throw FileError(path, "write failed");
 }
 

@@ -93,17 +93,30 @@ bool is_gguf_file(const std::string& path) {
   return in && in.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
 }
 
+namespace {
+ModelWeights load_any_model(const std::string& path, at::ScalarType dtype) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return load_hf_model(path, dtype);
+  if (fs::path(path).filename() == "config.json") return load_hf_model(fs::path(path).parent_path().string(), dtype);
+  if (is_gguf_file(path)) return load_gguf_model(path, dtype);
+  ModelWeights w = load_llama2c(path);
+  if (dtype != at::kFloat) w.to(at::Device(at::kCPU), dtype);
+  return w;
+}
+}  // namespace
+
 ModelWeights load_model(const std::string& path, at::ScalarType dtype) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::exists(path, ec)) throw FileError(path, "no such model file or directory");
   if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kHalf)
     throw ConfigError("model dtype must be float32, bfloat16 or float16");
-  if (fs::is_directory(path, ec)) return load_hf_model(path, dtype);
-  if (fs::path(path).filename() == "config.json") return load_hf_model(fs::path(path).parent_path().string(), dtype);
-  if (is_gguf_file(path)) return load_gguf_model(path, dtype);
-  ModelWeights w = load_llama2c(path);
-  if (dtype != at::kFloat) w.to(at::Device(at::kCPU), dtype);
+  ModelWeights w = load_any_model(path, dtype);
+  // The run store keeps source_path: absolute and canonical, so "m.bin" run from another
+  // folder or through a symlink is the same model path.
+  const fs::path canonical = fs::weakly_canonical(fs::absolute(w.source_path, ec), ec);
+  if (!ec) w.source_path = canonical.string();
   return w;
 }
 

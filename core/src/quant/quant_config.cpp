@@ -1,8 +1,11 @@
 // Configuration strings (skvq-method.md section 5): parse, print, validate, bit accounting.
 #include "skvq/quant_config.h"
 
+#include <algorithm>
 #include <cmath>
-#include <cstdlib>
+#include <cctype>
+#include <locale>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -27,17 +30,33 @@ std::vector<std::string> split_dash(std::string_view s) {
   return out;
 }
 
-// Parses the number after a prefix; whole string must be consumed.
+// Strict decimal number: digits with at most one '.', nothing else (no sign, exponent, hex,
+// "inf" or spaces: strtod would read "0x2" as 2). Parsed in the C locale.
 bool parse_number(const std::string& s, double& out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  out = std::strtod(s.c_str(), &end);
-  return end && *end == '\0' && std::isfinite(out);
+  if (s.empty() || s == "." || s.find_first_not_of("0123456789.") != std::string::npos ||
+      std::count(s.begin(), s.end(), '.') > 1)
+    return false;
+  std::istringstream in(s);
+  in.imbue(std::locale::classic());
+  in >> out;
+  return !in.fail() && std::isfinite(out);
 }
 
+// A token count in the grammar (window, sink, group): no model has a context near this, and
+// the caches allocate the window up front, so larger values are refused instead of attempted.
+constexpr int64_t kMaxCount = int64_t{1} << 20;
+
+// Plain decimal digits; values beyond kMaxCount come back as kMaxCount + 1 (no overflow).
 bool parse_int(const std::string& s, int64_t& out) {
-  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 12) return false;
-  out = std::stoll(s);
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) return false;
+  out = 0;
+  for (char ch : s) {
+    out = out * 10 + (ch - '0');
+    if (out > kMaxCount) {
+      out = kMaxCount + 1;
+      break;
+    }
+  }
   return true;
 }
 
@@ -80,39 +99,41 @@ QuantConfig QuantConfig::parse(std::string_view text) {
 
   QuantConfig c;
   c.method = QuantMethod::SKVQ;
-  bool have_k = false, have_v = false, have_g = false, have_clip = false, have_sink = false,
-       have_w = false, kivi = false, rtn = false;
+  std::set<std::string> seen;  // options given so far, by canonical name ("rod" is "reorder")
+  bool kivi = false, rtn = false;
+  const std::string at_most = " out of range (at most " + std::to_string(kMaxCount);
   for (const std::string& f : split_dash(text)) {
     if (f.empty()) throw fail("", "empty field (two dashes in a row or a trailing dash)");
-    auto dup = [&](bool& seen) {
-      if (seen) throw fail(f, "given twice");
-      seen = true;
+    auto once = [&](const std::string& name) {
+      if (!seen.insert(name).second) throw fail(f, "given twice (option '" + name + "' may appear once)");
+    };
+    auto starts_number = [&](size_t at) {
+      return f.size() > at && (std::isdigit(static_cast<unsigned char>(f[at])) || f[at] == '.');
     };
     double num = 0;
     int64_t n = 0;
-    if (f[0] == 'k' && f.size() > 1 && (std::isdigit(static_cast<unsigned char>(f[1])) || f[1] == '.')) {
-      dup(have_k);
+    if ((f[0] == 'k' || f[0] == 'v') && starts_number(1)) {
+      once(f.substr(0, 1));
       if (!parse_number(f.substr(1), num) || !valid_bits(num)) throw fail(f, "bits must be one of 1.5, 2, 3, 4, 8, 16");
-      c.k_bits = num;
-    } else if (f[0] == 'v' && f.size() > 1 && (std::isdigit(static_cast<unsigned char>(f[1])) || f[1] == '.')) {
-      dup(have_v);
-      if (!parse_number(f.substr(1), num) || !valid_bits(num)) throw fail(f, "bits must be one of 1.5, 2, 3, 4, 8, 16");
-      c.v_bits = num;
-    } else if (f[0] == 'g' && f.size() > 1 && std::isdigit(static_cast<unsigned char>(f[1]))) {
-      dup(have_g);
+      (f[0] == 'k' ? c.k_bits : c.v_bits) = num;
+    } else if (f[0] == 'g' && starts_number(1)) {
+      once("g");
       if (!parse_int(f.substr(1), n)) throw fail(f, "group size must be a positive integer");
       if (n <= 0) throw fail(f, "group size must be positive");
+      if (n > kMaxCount) throw fail(f, "group size" + at_most + ")");
       c.group_size = n;
-    } else if (f[0] == 'w' && f.size() > 1 && std::isdigit(static_cast<unsigned char>(f[1]))) {
-      dup(have_w);
+    } else if (f[0] == 'w' && starts_number(1)) {
+      once("w");
       if (!parse_int(f.substr(1), n)) throw fail(f, "window must be a non-negative integer");
+      if (n > kMaxCount) throw fail(f, "window" + at_most + " tokens)");
       c.window = n;
     } else if (f.rfind("sink", 0) == 0) {
-      dup(have_sink);
+      once("sink");
       if (!parse_int(f.substr(4), n)) throw fail(f, "sink must be 'sink<S>' with a non-negative integer S");
+      if (n > kMaxCount) throw fail(f, "sink" + at_most + " tokens)");
       c.sink = n;
     } else if (f.rfind("clip", 0) == 0) {
-      dup(have_clip);
+      once("clip");
       if (f.size() == 4) {
         c.clip_ratio = kDefaultClip;
       } else if (!parse_number(f.substr(4), num) || num <= 0 || num > 1) {
@@ -121,26 +142,24 @@ QuantConfig QuantConfig::parse(std::string_view text) {
         c.clip_ratio = num;
       }
     } else if (f == "reorder" || f == "rod") {
-      if (c.reorder) throw fail(f, "given twice");
+      once("reorder");
       c.reorder = true;
-    } else if (f == "smooth") {
-      if (c.smooth) throw fail(f, "given twice");
-      c.smooth = true;
-    } else if (f == "pre_rope") {
-      if (c.pre_rope) throw fail(f, "given twice");
-      c.pre_rope = true;
-    } else if (f == "fp8") {
-      if (c.fp8) throw fail(f, "given twice");
-      c.fp8 = true;
+    } else if (f == "smooth" || f == "pre_rope" || f == "fp8") {
+      once(f);
+      (f == "smooth" ? c.smooth : f == "fp8" ? c.fp8 : c.pre_rope) = true;
     } else if (f == "KIVI" || f == "kivi") {
+      once("KIVI");
       kivi = true;
     } else if (f == "rtn" || f == "RTN") {
+      once("rtn");
       rtn = true;
     } else {
       throw fail(f, "unknown option (known: k<bits>, v<bits>, g<group>, w<window>, reorder|rod, "
                     "smooth, pre_rope, clip[<ratio>], sink<S>, fp8, KIVI, rtn)");
     }
   }
+  const bool have_k = seen.count("k"), have_v = seen.count("v"), have_g = seen.count("g"),
+             have_clip = seen.count("clip"), have_sink = seen.count("sink");
   if (!have_k) throw fail("", "missing key bits 'k<bits>'");
   if (!have_v) throw fail("", "missing value bits 'v<bits>'");
   if (!have_g) throw fail("", "missing group size 'g<group>'");
