@@ -205,21 +205,25 @@ def main():
     a.slice = a.out_dir + "/wiki-slice.txt"
     log = a.out_dir + "/run.log"
     open(log, "w").close()
-    if os.path.exists(a.db):
-        os.remove(a.db)  # every figure of the table is measured in this run
+    if os.path.exists(a.db) and a.only != "llama.cpp":
+        os.remove(a.db)  # every figure of our rows is measured in this run
     n = write_slice(a.wiki, a.slice, a.skip_bytes, a.chunks * a.ctx * 7 + 4096)
     text_sha = sha256_file(a.slice)
     model_sha = sha256_file(a.model)
-    llama_version = " / ".join(open(a.out_dir + "/llama.cpp/VERSION").read().splitlines()[:2])
+    vfile = a.out_dir + "/llama.cpp/VERSION"
+    llama_version = " / ".join(open(vfile).read().splitlines()[:2]) if os.path.exists(vfile) else "not built"
     skvq_version = subprocess.run([a.skvq, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"slice: {a.wiki} bytes {a.skip_bytes}..{a.skip_bytes + n} ({n} bytes), ctx {a.ctx}, {a.chunks} chunks, "
           f"{a.threads} threads", file=sys.stderr)
     t0 = time.time()
     rows = []
+    if a.only and os.path.exists(a.out_dir + "/peers.json"):  # keep the other system's rows of an earlier run
+        rows = [r for r in json.load(open(a.out_dir + "/peers.json")) if r["system"] != a.only]
     if a.only != "skvq":
         rows += llama_rows(a, llama_version, log)
     if a.only != "llama.cpp":
         rows += our_rows(a, skvq_version, log)
+    rows.sort(key=lambda r: r["system"] != "llama.cpp")  # llama.cpp rows first
     common = {"model": a.model, "model_sha256": model_sha, "text": a.slice, "text_sha256": text_sha,
               "ctx_len": a.ctx, "threads": a.threads}
     for r in rows:
