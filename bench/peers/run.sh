@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$ROOT")}"
 command -v python3 >/dev/null || { echo "peers: error: python3 is needed" >&2; exit 1; }
-bash bench/peers/build-llama-cpp.sh
+[[ " $* " == *" --only skvq "* ]] || bash bench/peers/build-llama-cpp.sh
 if [[ ! -x build/app/skvq ]]; then
   echo "peers: building skvq (CLI only)..."
   LAUNCH=()

@@ -78,7 +78,10 @@ def write_slice(src, dst, skip, max_bytes):
 
 def llama_rows(a, version, log):
     rows = []
-    for t, bits in LLAMA_TYPES.items():
+    for t in a.types.split(","):
+        if t not in LLAMA_TYPES:
+            die(f"unknown llama.cpp cache type '{t}' (known: {', '.join(LLAMA_TYPES)})")
+        bits = LLAMA_TYPES[t]
         print(f"llama.cpp {t}: perplexity ...", file=sys.stderr, flush=True)
         cmd = [a.llama_bin + "/llama-perplexity", "-m", a.model, "-f", a.slice, "-c", str(a.ctx), "--chunks",
                str(a.chunks), "-t", str(a.threads), "-fa", "on", "-ctk", t, "-ctv", t]
@@ -137,7 +140,7 @@ def our_rows(a, version, log):
         chunks = entry["tokens"] // (a.ctx - 1 - a.ctx // 2)
         eval_tps = chunks * a.ctx / entry["wall_seconds"] if entry["wall_seconds"] > 0 else None
         decode = {}
-        for ctx_label, prompt in (("0", "Once upon a time"), (str(a.decode_ctx), prompt_long)):
+        for ctx_label, prompt in () if a.no_decode else (("0", "Once upon a time"), (str(a.decode_ctx), prompt_long)):
             print(f"skvq {config}: decode at context {ctx_label} ...", file=sys.stderr, flush=True)
             g = base + ["generate", "--model", a.model, "--prompt", prompt, "--max-new-tokens", "64",
                         "--temperature", "0", "--stats"]
@@ -194,8 +197,10 @@ def main():
     ap.add_argument("--skip-bytes", type=int, default=700000)
     ap.add_argument("--depths", default="0,1024,4096", help="llama-bench -d")
     ap.add_argument("--reps", type=int, default=2, help="llama-bench -r")
+    ap.add_argument("--types", default=",".join(LLAMA_TYPES), help="llama.cpp KV cache types (-ctk/-ctv)")
     ap.add_argument("--decode-ctx", type=int, default=1024, help="label of our long-prompt decode run")
     ap.add_argument("--decode-prompt-chars", type=int, default=4400, help="about 1000 SmolLM2 tokens of WikiText")
+    ap.add_argument("--no-decode", action="store_true", help="skip our decode runs (skvq generate --stats)")
     ap.add_argument("--only", choices=["llama.cpp", "skvq"], help="run one system only")
     a = ap.parse_args()
     a.out_dir = a.root + "/build/peers"
