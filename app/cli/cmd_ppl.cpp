@@ -14,6 +14,7 @@ void add_ppl_command(CLI::App& app) {
   struct Opts {
     PplJob job;
     bool json = false, rerun = false;
+    std::string protocol = "reference";
   };
   auto o = std::make_shared<Opts>();
   o->job.configs.clear();
@@ -31,12 +32,17 @@ void add_ppl_command(CLI::App& app) {
   cmd->add_option("--device", o->job.device, "cpu or cuda")->capture_default_str();
   cmd->add_flag("--keep-window", o->job.options.keep_window, "use the configurations' window (protocol: W=0)");
   cmd->add_flag("--full-prefill", o->job.options.full_prefill, "attention reads exact K/V (protocol: off)");
+  cmd->add_option("--protocol", o->protocol,
+                  "reference (skvq-method.md section 6: all L-1 predictions per chunk) or llama.cpp "
+                  "(llama-perplexity: BOS starts each chunk, only its second half is scored)")
+      ->capture_default_str()->check(CLI::IsMember({"reference", "llama.cpp"}));
   cmd->add_flag("--rerun", o->rerun, "evaluate again even when the run is stored");
   cmd->add_flag("--json", o->json, "print one JSON object on stdout");
   cmd->callback([o] {
     auto cancel = install_cancel_handler();
     PplJob job = o->job;
     job.dtype = globals().dtype;
+    job.options.protocol = parse_protocol(o->protocol);
     std::vector<std::string> configs{"fp16"};
     for (const auto& c : job.configs)
       if (QuantConfig::parse(c).to_string() != "fp16") configs.push_back(c);
@@ -52,7 +58,8 @@ void add_ppl_command(CLI::App& app) {
                             cancel);
     end_progress();
     if (o->json) {
-      nlohmann::json out = {{"model", job.model}, {"text", job.text}, {"ctx_len", job.options.ctx_len}, {"db", globals().db}};
+      nlohmann::json out = {{"model", job.model}, {"text", job.text}, {"ctx_len", job.options.ctx_len},
+                          {"protocol", o->protocol}, {"db", globals().db}};
       out["configs"] = nlohmann::json::array();
       for (const auto& r : runs) {
         const auto& m = r.metrics;

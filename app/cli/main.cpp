@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   add_convert_command(app);
   add_info_command(app);
   add_runs_command(app);
+  add_runs_import_command(*app.get_subcommand("runs"));
   add_batch_command(app);
   add_bench_command(app);
   add_memory_command(app);

@@ -158,7 +158,7 @@ std::vector<RunRecord> run_batch_json(const json& j, const std::string& job_path
   }
   if (!j.contains("ppl")) throw FileError(job_path, "missing field \"ppl\": {\"text\": ..., \"ctx_len\": ...}");
   const json& pj = j.at("ppl");
-  check_keys(pj, "ppl", {"text", "ctx_len", "max_chunks", "batch", "max_bytes", "skip_bytes"}, job_path);
+  check_keys(pj, "ppl", {"text", "ctx_len", "max_chunks", "batch", "max_bytes", "skip_bytes", "protocol"}, job_path);
   if (!pj.contains("text")) throw FileError(job_path, "missing field \"text\" in \"ppl\"");
   job.text = resolve_data_path(pj.at("text").get<std::string>(), base);
   job.options.ctx_len = get_or<int64_t>(pj, "ctx_len", 512, job_path);
@@ -166,6 +166,11 @@ std::vector<RunRecord> run_batch_json(const json& j, const std::string& job_path
   job.options.batch = get_or<int64_t>(pj, "batch", job.options.batch, job_path);
   job.max_bytes = get_or<int64_t>(pj, "max_bytes", 0, job_path);
   job.skip_bytes = get_or<int64_t>(pj, "skip_bytes", 0, job_path);
+  try {
+    job.options.protocol = parse_protocol(get_or<std::string>(pj, "protocol", "reference", job_path));
+  } catch (const ConfigError& e) {
+    throw FileError(job_path, std::string("\"ppl\".\"protocol\": ") + e.what());
+  }
   job.configs = get_or<std::vector<std::string>>(j, "configs", {"fp16"}, job_path);
   if (job.configs.empty()) throw FileError(job_path, "\"configs\" is empty");
   for (const auto& c : job.configs) QuantConfig::parse(c);  // fail early on a typo

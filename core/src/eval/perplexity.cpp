@@ -11,9 +11,19 @@
 
 namespace skvq {
 
+std::string protocol_name(PplProtocol p) { return p == PplProtocol::LlamaCpp ? "llama.cpp" : "reference"; }
+
+PplProtocol parse_protocol(const std::string& name) {
+  if (name == "reference") return PplProtocol::Reference;
+  if (name == "llama.cpp") return PplProtocol::LlamaCpp;
+  throw ConfigError("unknown perplexity protocol '" + name + "' (expected reference or llama.cpp)");
+}
+
 PerplexityResult evaluate_perplexity(const Model& model, const std::vector<int32_t>& tokens,
                                      const QuantConfig& config, const KVLayouts& layouts,
                                      const PerplexityOptions& opt, ProgressFn progress, CancelFlag cancel) {
+  if (opt.protocol == PplProtocol::LlamaCpp)
+    return evaluate_perplexity_llama_cpp(model, tokens, config, layouts, opt, progress, cancel);
   const int64_t L = opt.ctx_len;
   if (L < 2) throw ConfigError("perplexity: ctx_len must be at least 2 tokens");
   int64_t chunks = static_cast<int64_t>(tokens.size()) / L;

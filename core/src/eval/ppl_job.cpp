@@ -22,6 +22,9 @@ nlohmann::json ppl_params(const PplJob& job) {
   nlohmann::json p = {{"ctx_len", job.options.ctx_len}, {"max_bytes", job.max_bytes}, {"max_chunks", job.options.max_chunks},
                       {"keep_window", job.options.keep_window}, {"full_prefill", job.options.full_prefill}};
   if (job.skip_bytes > 0) p["skip_bytes"] = job.skip_bytes;  // absent = 0 keeps earlier runs' identity
+  // Absent = the reference protocol (earlier runs keep their identity); any other protocol is
+  // part of the identity, so a resume never takes a run of one protocol for the other.
+  if (job.options.protocol != PplProtocol::Reference) p["protocol"] = protocol_name(job.options.protocol);
   return p;
 }
 
@@ -62,9 +65,12 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
   const std::string text_bytes = read_text(job.text, job.max_bytes, job.skip_bytes);
   const std::string data_sha = sha256_hex(text_bytes);
   const auto tokens = tokenize_text_file(*lm.tokenizer, job.text, job.max_bytes, job.skip_bytes);
+  PerplexityOptions options = job.options;
+  options.bos_id = lm.tokenizer->adds_bos() ? lm.tokenizer->bos_id() : -1;  // as llama_vocab_get_add_bos
   log << "model " << model.weights().name << " (" << model.config().describe() << ")\n"
       << "text  " << job.text << ": " << text_bytes.size() << " bytes, " << tokens.size() << " tokens, "
-      << tokens.size() / job.options.ctx_len << " chunks of " << job.options.ctx_len << "\n";
+      << tokens.size() / job.options.ctx_len << " chunks of " << job.options.ctx_len << ", protocol "
+      << protocol_name(job.options.protocol) << "\n";
 
   const int64_t trained = model.config().max_position_embeddings;
   if (trained > 0 && job.options.ctx_len > trained)
@@ -91,7 +97,7 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
     if (!session.previous_status().empty())
       log << tag << ": taking over run " << r.id << " (" << session.previous_status() << ")\n";
     session.guard([&] {
-      auto res = evaluate_perplexity(model, tokens, c, layouts[i], job.options,
+      auto res = evaluate_perplexity(model, tokens, c, layouts[i], options,
                                      [&](int64_t done, int64_t total) {
                                        if (progress) progress(r.config, static_cast<int64_t>(i), static_cast<int64_t>(configs.size()), done, total);
                                      },
