@@ -298,12 +298,13 @@ TEST_F(CliInput, RelativeModelPathsAreStoredAbsolute) {
 // reading the text once and only up to --max-bytes changed nothing.
 TEST_F(CliInput, CalibrateEqualsTheLibraryOnTheWholeText) {
   for (const int64_t max_bytes : {int64_t{0}, int64_t{30000}}) {
-    auto r = sh("$SKVQ " + db() + " calibrate --model " + model_ + " --text " + text_ + " --max-bytes " +
+    auto r = sh("$SKVQ --threads 1 " + db() + " calibrate --model " + model_ + " --text " + text_ + " --max-bytes " +
                 std::to_string(max_bytes) + " --samples 3 --seq-len 48 --group-sizes 8,16 --seed 7 --out " +
                 p("cal.json"));
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_TRUE(contains(r.out, "calibrate: 5/5 steps")) << r.out;  // progress (stderr is not a terminal)
     const auto got = skvq::Calibration::load(p("cal.json"));
+    skvq::set_threads(1);  // as the command: sums in the same order
     auto lm = skvq::load_model_for_eval(model_, "", "cpu", "float32");
     std::string text = skvq::read_file(text_);
     if (max_bytes > 0) {
