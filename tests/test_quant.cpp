@@ -49,6 +49,10 @@ TEST(QuantConfig, RoundTripsEveryOption) {
     EXPECT_EQ(c.to_string(), s);
     EXPECT_EQ(QuantConfig::parse(c.to_string()), c);
   }
+  // A ratio with more digits than the default 6 prints with as many as it needs (fuzz finding).
+  const auto many = QuantConfig::parse("k1.5-v2-g9-smooth-clip0.944444444444444444444444444444");
+  EXPECT_EQ(many.to_string(), "k1.5-v2-g9-smooth-clip0.9444444444444444");
+  EXPECT_EQ(QuantConfig::parse(many.to_string()), many);
 }
 
 TEST(QuantConfig, RejectsMalformedStrings) {

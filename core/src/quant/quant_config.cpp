@@ -6,6 +6,8 @@
 #include <cctype>
 #include <locale>
 #include <set>
+#include <cstdlib>
+#include <iomanip>
 #include <sstream>
 #include <vector>
 
@@ -66,10 +68,15 @@ bool valid_bits(double b) {
   return false;
 }
 
+// The shortest of 6..17 significant digits that parses back to `v` (so that parse(to_string(c))
+// == c; found by fuzzing: clip0.944444444444... printed as 0.944444). Numbers with at most 6
+// digits print as before, which keeps stored configuration strings unchanged.
 std::string format_number(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
+  for (int digits = 6;; ++digits) {
+    std::ostringstream s;
+    s << std::setprecision(digits) << v;
+    if (digits >= 17 || std::strtod(s.str().c_str(), nullptr) == v) return s.str();
+  }
 }
 
 }  // namespace
