@@ -316,9 +316,24 @@ void RunStore::migrate() {
   }
 
   // 2. Connection settings. journal_mode needs no transaction; it is a no-op when already WAL.
+  //    SQLite answers SQLITE_BUSY at once, without the busy handler, when another connection
+  //    holds a lock while this one switches (two processes opening a new store together), so
+  //    the switch is retried here with the handler's backoff and limit.
   {
-    Stmt s(c, "PRAGMA journal_mode = WAL", "switching to WAL journal mode");
-    std::string mode = s.step() ? s.col_text(0) : "";
+    std::string mode;
+    for (int attempt = 0;; ++attempt) {
+      sqlite3_stmt* st = nullptr;
+      int rc = sqlite3_prepare_v2(db_, "PRAGMA journal_mode = WAL", -1, &st, nullptr);
+      if (rc == SQLITE_OK) rc = sqlite3_step(st);
+      if (rc == SQLITE_ROW) {
+        const unsigned char* t = sqlite3_column_text(st, 0);
+        mode = t ? reinterpret_cast<const char*>(t) : "";
+      }
+      sqlite3_finalize(st);
+      if (rc == SQLITE_ROW || rc == SQLITE_DONE) break;
+      if ((rc & 0xff) != SQLITE_BUSY || !busy_handler(this, attempt))
+        throw sqlite_error(c, "switching to WAL journal mode", rc);
+    }
     if (mode != "wal" && mode != "memory")
       throw StoreError(path_ + ": cannot use WAL journal mode (SQLite kept '" + mode + "')");
   }
