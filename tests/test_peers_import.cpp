@@ -109,6 +109,7 @@ TEST(PeersImport, ARunOfOursKeepsItsModelRecord) {
   m.path = "/x/m.gguf";
   m.sha256 = kSha;
   m.config = {{"hidden_size", 576}};
+  m.identity = "identity-of-our-own-run";  // as register_model makes it (more than the weights)
   const int64_t id = store.upsert_model(m);
   auto r = import_peers(store, write(dir, "peers.json", peers_text()));
   EXPECT_EQ(store.get_run(r.run_ids[0])->model_id, id);

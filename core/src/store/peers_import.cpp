@@ -60,6 +60,9 @@ int64_t model_id_for(RunStore& store, const json& row) {
   m.path = row["model"].get<std::string>();
   m.name = std::filesystem::path(m.path).filename().string();
   m.sha256 = sha;
+  // A model only a peer ran: known by its file alone (the peer's own tokenizer and config).
+  m.identity_json = {{"weights_sha256", sha}, {"peer_model", true}};
+  m.identity = sha256_hex(canonical_json(m.identity_json));
   return store.upsert_model(m);
 }
 
