@@ -127,7 +127,12 @@ std::unique_ptr<Tokenizer> load_gguf_tokenizer(const std::string& path) {
   special("tokenizer.ggml.eos_token_id", "eos_token");
   config["add_bos_token"] = f.get_bool("tokenizer.ggml.add_bos_token", model == "llama");
   if (f.has("tokenizer.chat_template")) config["chat_template"] = f.get_string("tokenizer.chat_template");
-  return make_hf_tokenizer(tj, config, path);
+  try {
+    return make_hf_tokenizer(tj, config, path);
+  } catch (const json::exception& e) {
+    // e.g. token strings that are not UTF-8 (found by fuzzing): a bad file, not a bug.
+    throw FileError(path, std::string("tokenizer metadata cannot be used: ") + e.what());
+  }
 }
 
 }  // namespace skvq
