@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "eval/chunk_logits.h"
 #include "skvq/error.h"
 #include "skvq/kv_cache.h"
 #include "skvq/model.h"
@@ -46,13 +47,7 @@ PerplexityResult evaluate_perplexity(const Model& model, const std::vector<int32
     throw_if_cancelled(cancel);
     const int64_t b = std::min(batch, chunks - done);
     auto chunk = ids.narrow(0, done, b);
-    at::Tensor logits;
-    if (run_config.is_unquantized()) {
-      logits = model.forward(chunk, nullptr);
-    } else {
-      FakeQuantKVCache cache(model.config(), run_config, layouts, b, opt.full_prefill);
-      logits = model.forward(chunk, &cache);
-    }
+    at::Tensor logits = chunk_logits(model, chunk, run_config, layouts, opt.full_prefill);
     auto logp = at::log_softmax(logits.narrow(1, 0, L - 1).to(at::kFloat), -1);
     auto target = chunk.narrow(1, 1, L - 1).to(logp.device()).unsqueeze(-1);
     auto nll = -logp.gather(-1, target).squeeze(-1).to(at::kDouble).mean(1);  // [b]

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "eval/chunk_logits.h"
 #include "skvq/error.h"
 #include "skvq/kv_cache.h"
 #include "skvq/model.h"
@@ -40,13 +41,7 @@ PerplexityResult evaluate_perplexity_llama_cpp(const Model& model, const std::ve
     throw_if_cancelled(cancel);
     const int64_t b = std::min(batch, chunks - done);
     auto chunk = ids.narrow(0, done, b);
-    at::Tensor logits;
-    if (run_config.is_unquantized()) {
-      logits = model.forward(chunk, nullptr);
-    } else {
-      FakeQuantKVCache cache(model.config(), run_config, layouts, b, opt.full_prefill);
-      logits = model.forward(chunk, &cache);
-    }
+    at::Tensor logits = chunk_logits(model, chunk, run_config, layouts, opt.full_prefill);
     auto logp = at::log_softmax(logits.narrow(1, first, scored).to(at::kFloat), -1);
     auto target = chunk.narrow(1, first + 1, scored).to(logp.device()).unsqueeze(-1);
     nll_sum += -logp.gather(-1, target).to(at::kDouble).sum().item<double>();
