@@ -34,14 +34,10 @@ std::string skvq_bin() { return skvq::test::built("app/skvq"); }
 
 Result run(const std::string& args) {
   Result r;
-  const std::string cmd = "SKVQ_DATA_DIR='" + skvq::test::data_dir() + "' '" + skvq_bin() + "' " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  const std::string cmd = "SKVQ_DATA_DIR='" + skvq::test::data_dir() + "' '" + skvq_bin() + "' " + args;
+  const auto res = skvq::test::run_command(cmd);
+  r.code = res.code;
+  r.out = res.out;
   return r;
 }
 

@@ -42,14 +42,10 @@ std::string skvq_bin() { return skvq::test::built("app/skvq"); }
 Result sh(const std::string& shell) {
   Result r;
   const std::string cmd = "SKVQ_DATA_DIR='" + skvq::test::data_dir() + "' SKVQ='" + skvq_bin() + "' bash -c '" + shell +
-                          "' 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                          "'";
+  const auto res = skvq::test::run_command(cmd);
+  r.code = res.code;
+  r.out = res.out;
   return r;
 }
 

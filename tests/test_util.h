@@ -1,5 +1,9 @@
 #pragma once
 // Helpers shared by the tests: where the data and the built programs are.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -17,6 +21,23 @@ inline std::string stories_model() { return data("models/stories260K/stories260K
 inline std::string stories_tokenizer() { return data("models/stories260K/tok512.bin"); }
 /// Path of a program built by this project (e.g. "app/skvq").
 inline std::string built(const std::string& rel) { return std::string(SKVQ_BINARY_DIR) + "/" + rel; }
+/// Runs `cmd` under /bin/sh with stderr joined to stdout; exit status (128 + signal when killed,
+/// -1 when it cannot start) and the output.
+struct CommandResult {
+  int code = -1;
+  std::string out;
+};
+inline CommandResult run_command(const std::string& cmd) {
+  CommandResult r;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
 /// A fresh temporary directory for one test (under $TMPDIR or /tmp).
 inline std::string temp_dir(const std::string& name) {
   const char* t = std::getenv("TMPDIR");
