@@ -82,8 +82,8 @@ TEST(RunStore, CreatesSchemaWithPragmas) {
   RawDb raw(path);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.text("SELECT version FROM schema_version"), std::to_string(RunStore::schema_version()));
-  EXPECT_EQ(RunStore::schema_version(), 2);
-  for (const char* t : {"models", "calibrations", "runs", "run_items"})
+  EXPECT_EQ(RunStore::schema_version(), 3);
+  for (const char* t : {"models", "calibrations", "runs", "run_items", "run_sources"})
     EXPECT_EQ(raw.text(std::string("SELECT name FROM sqlite_master WHERE type='table' AND name='") + t + "'"), t);
   // run_items cascades from runs and is unique per (run_id, key).
   const std::string ddl = raw.text("SELECT sql FROM sqlite_master WHERE name='run_items'");
@@ -366,7 +366,10 @@ TEST(RunStoreErrors, ForeignTablesAndNewerVersion) {
   }
   { RawDb raw(newer); ASSERT_EQ(raw.exec("UPDATE schema_version SET version = 99"), SQLITE_OK); }
   expect_store_error([&] { RunStore s(newer); }, newer, "schema version 99, newer than this software");
-  { RawDb raw(newer); ASSERT_EQ(raw.exec("UPDATE schema_version SET version = 2"), SQLITE_OK); }
+  {
+    RawDb raw(newer);
+    ASSERT_EQ(raw.exec("UPDATE schema_version SET version = " + std::to_string(RunStore::schema_version())), SQLITE_OK);
+  }
   RunStore ok(newer);
   EXPECT_EQ(ok.list_runs().size(), 1u);
 }
@@ -566,7 +569,7 @@ INSERT INTO run_items(run_id, key, data) VALUES (5, 'a', '1');
   EXPECT_EQ(s.item_count(5), 0);
   expect_store_error([&] { s.add_run(ppl_run(999, "fp16", 1)); }, path, "no model with id 999");
   RawDb raw(path);
-  EXPECT_EQ(raw.text("SELECT version FROM schema_version"), "2");
+  EXPECT_EQ(raw.text("SELECT version FROM schema_version"), "3");
   EXPECT_EQ(raw.text("SELECT COUNT(*) FROM sqlite_master WHERE name = 'models_v2'"), "0");
   EXPECT_EQ(raw.text("PRAGMA foreign_key_check"), "");
 }

@@ -190,7 +190,10 @@ void add_runs_command(CLI::App& app) {
     field("data", r->data_path.empty() ? "-" : r->data_path + (r->data_sha256.empty() ? "" : " (sha256 " + r->data_sha256.substr(0, 16) + ")"));
     char wall[32];
     std::snprintf(wall, sizeof wall, "%.2f s", r->wall_seconds);
-    field("created", r->created_at + " by skvq " + r->software_version);
+    field("created", r->created_at + " by skvq " + r->software_version + (r->host.empty() ? "" : " on " + r->host));
+    for (const RunSource& src : store->run_sources(r->id))
+      field("merged from", src.source + " run " + std::to_string(src.source_run_id) +
+                               (src.host.empty() ? "" : " (" + src.host + ")"));
     field("wall time", wall);
     field("params", r->params.dump());
     std::cout << "  metrics\n";

@@ -26,6 +26,8 @@ void add_runs_command(CLI::App& app);
 /// `skvq runs import FILE`: peer rows into the run store (cmd_runs_import.cpp); `runs` is the
 /// subcommand add_runs_command made.
 void add_runs_import_command(CLI::App& runs);
+/// `skvq runs merge OUT IN...`: run stores into one (cmd_runs_merge.cpp); `runs` as above.
+void add_runs_merge_command(CLI::App& runs);
 void add_batch_command(CLI::App& app);
 /// `skvq bench`: decode-attention and quantize-and-pack timings (cmd_bench.cpp).
 void add_bench_command(CLI::App& app);

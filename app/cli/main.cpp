@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   add_info_command(app);
   add_runs_command(app);
   add_runs_import_command(*app.get_subcommand("runs"));
+  add_runs_merge_command(*app.get_subcommand("runs"));
   add_batch_command(app);
   add_bench_command(app);
   add_memory_command(app);

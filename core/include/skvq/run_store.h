@@ -1,11 +1,15 @@
 #pragma once
 // The run store: every model, calibration and evaluation run in one SQLite database.
 //
-// Layout (schema version 2): tables schema_version(version), models (UNIQUE identity), calibrations,
-// runs (with the claim columns owner and heartbeat) and run_items (run_id -> runs.id ON DELETE
-// CASCADE, UNIQUE(run_id, key)). Version 1 stores are migrated on open: their models keep their
+// Layout (schema version 3): tables schema_version(version), models (UNIQUE identity), calibrations,
+// runs (with the claim columns owner and heartbeat, and host), run_items (run_id -> runs.id ON
+// DELETE CASCADE, UNIQUE(run_id, key)) and run_sources (where a merged run came from: run_id ->
+// runs.id ON DELETE CASCADE, UNIQUE(run_id, source, source_run_id)). Version 1 stores are
+// migrated on open: their models keep their
 // rows under the identity "v1-weights-only:<sha256>", which no new model matches (a version 1
-// identity covered the weights alone, so its results are not served for a new lookup). JSON columns (model
+// identity covered the weights alone, so its results are not served for a new lookup). Version 2
+// stores gain runs.host (the host part of the claim owner, "" when there was none) and an
+// empty run_sources. JSON columns (model
 // config, params, metrics, item data, group sizes) are stored as text: nlohmann::json::dump()
 // of the value, with integral floats written as integers so that equal values give equal text.
 // Timestamps are ISO 8601 UTC, "YYYY-MM-DDTHH:MM:SSZ".
@@ -64,6 +68,7 @@ struct RunRecord {
   std::string software_version;
   std::string owner;           ///< who claimed it: "host pid token" (RunStore::process_owner)
   int64_t heartbeat = 0;       ///< unix seconds of the claim's last sign of life
+  std::string host;            ///< the machine that computed it (add_run fills this host when empty)
   std::string created_at;
   double wall_seconds = 0;
 };
@@ -75,6 +80,41 @@ struct RunItem {
   std::string key;
   nlohmann::json data;
 };
+
+/// Where a run of a merged store came from (RunStore::merge_from): one row per input store and
+/// input run that held this result, including the sources that input had itself recorded.
+struct RunSource {
+  std::string source;          ///< the input store file, absolute path
+  int64_t source_run_id = 0;   ///< the run's id in that store
+  std::string host;            ///< the machine that computed it there
+  std::string created_at;      ///< when it was made there (ISO 8601 UTC)
+};
+
+/// One run that two stores hold with the same identity but different results.
+struct MergeConflict {
+  std::string source;          ///< the input store
+  int64_t source_run_id = 0;   ///< its run
+  int64_t run_id = 0;          ///< the run of the output store that was kept
+  std::string kind, config;
+  std::string difference;      ///< e.g. "metrics differ: ppl 5.01 vs 5.02", "items differ: L256_D50.0"
+};
+
+/// What RunStore::merge_from did. Counts are of rows written to the output store.
+struct MergeSummary {
+  int64_t models_added = 0, calibrations_added = 0;
+  int64_t runs_added = 0;       ///< done runs the output did not hold
+  int64_t runs_duplicate = 0;   ///< done runs it held with equal results (provenance added)
+  int64_t runs_unfinished = 0;  ///< input runs not "done" (failed, interrupted, running): not merged
+  int64_t runs_superseded = 0;  ///< older done runs of an identity an input holds a newer done run of
+  int64_t items_added = 0, sources_added = 0;
+  std::vector<MergeConflict> conflicts;  ///< not merged: the output keeps its run
+};
+
+/// Whether two runs' results are equal for a merge: metrics (and each item's data) compared
+/// as canonical JSON after dropping timing keys, which differ between two computations of the
+/// same result: "wall_seconds", "seconds", and keys ending in "_seconds", "_per_second" or
+/// "_per_s" (top level of the object only). Returns "" when equal, else what differs.
+std::string result_difference(const nlohmann::json& a, const nlohmann::json& b);
 
 /// Filter for list_runs; empty fields match everything.
 struct RunFilter {
@@ -206,6 +246,24 @@ class RunStore {
   std::vector<RunRecord> list_runs(const RunFilter& filter = {});
   /// Deletes a run and its items. Returns false if no such run.
   bool delete_run(int64_t id);
+
+  /// Where run `id` came from when it was merged from other stores (rising id); empty for a
+  /// run computed into this store.
+  std::vector<RunSource> run_sources(int64_t run_id);
+
+  /// Merges the run stores `inputs` into this one (skvq runs merge), in one write transaction.
+  /// Every input is opened read-only and never written (one with an older schema is migrated
+  /// in a temporary copy made with SQLite's backup API). Models are matched by identity,
+  /// calibrations by file sha256 (added when missing); only "done" runs are merged, and of an
+  /// identity (find_run's: kind, model identity, calibration sha256, config, data sha256,
+  /// params) an input holds several done runs of, only the newest. A run the output holds done
+  /// with equal results (result_difference on metrics and items) only gains provenance; one with
+  /// different results is a conflict, listed and not merged. Each merged run keeps its host,
+  /// times and software version and gains a RunSource row for the input (plus the input's own
+  /// RunSource rows), so merging the same inputs again changes nothing.
+  /// Throws StoreError before writing anything when an input is missing, not a run store, is
+  /// newer than this software, or is this store's own file.
+  MergeSummary merge_from(const std::vector<std::string>& inputs);
 
   /// Adds or replaces one item of a run (one transaction). Throws StoreError when the run does
   /// not exist or the key is empty.

@@ -96,12 +96,28 @@ CREATE INDEX models_sha256 ON models(sha256);
 ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN heartbeat INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // version 3: provenance for merged stores (skvq runs merge). runs.host is the machine that
+    // computed the run (taken from the claim owner "host pid token" of older rows); run_sources
+    // lists the stores a merged run came from.
+    R"sql(
+ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT '';
+UPDATE runs SET host = substr(owner, 1, instr(owner, ' ') - 1) WHERE instr(owner, ' ') > 1;
+CREATE TABLE run_sources(
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  source TEXT NOT NULL,
+  source_run_id INTEGER NOT NULL,
+  host TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL DEFAULT '',
+  UNIQUE(run_id, source, source_run_id));
+CREATE INDEX run_sources_run ON run_sources(run_id);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
 // Tables a run store may hold (besides SQLite's own sqlite_*).
 const std::set<std::string> kKnownTables = {"schema_version", "models", "calibrations", "runs",
-                                            "run_items"};
+                                            "run_items", "run_sources"};
 
 json canonicalize(const json& j) {
   switch (j.type()) {
@@ -170,6 +186,10 @@ double steady_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+}  // namespace
+
+namespace store {
+
 // "file:" URI of a path (RFC 3986 percent-encoding of everything but unreserved and '/').
 std::string file_uri(const std::string& path) {
   std::string out = "file:";
@@ -194,7 +214,7 @@ std::string read_only_uri(const std::string& path) {
   return file_uri(path) + (writable ? "?mode=ro" : "?immutable=1");
 }
 
-}  // namespace
+}  // namespace store
 
 int RunStore::default_lock_timeout_ms() {
   const char* env = std::getenv("SKVQ_DB_LOCK_TIMEOUT");
@@ -236,7 +256,7 @@ RunStore::RunStore(const std::string& path, int busy_timeout_ms, StoreMode mode)
   if (fs::is_directory(path, ec))
     throw StoreError(path + ": is a directory, expected a run store file");
   if (read_only_ && !fs::exists(path, ec)) throw StoreError(path + ": no run store here");
-  int rc = read_only_ ? sqlite3_open_v2(read_only_uri(path).c_str(), &db_,
+  int rc = read_only_ ? sqlite3_open_v2(store::read_only_uri(path).c_str(), &db_,
                                         SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr)
                       : sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                                         nullptr);

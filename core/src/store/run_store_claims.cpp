@@ -19,7 +19,7 @@ using store::Conn;
 using store::Stmt;
 using store::Transaction;
 
-namespace {
+namespace store {
 
 std::string host_name() {
   char buf[256] = {};
@@ -29,6 +29,11 @@ std::string host_name() {
     if (ch == ' ') ch = '_';
   return h;
 }
+
+}  // namespace store
+
+namespace {
+using store::host_name;
 
 struct Owner {
   std::string host, token;
@@ -92,8 +97,9 @@ ClaimResult RunStore::claim_run(const RunRecord& identity, OnDone on_done) {
     return out;
   }
   if (found && !(found->status == "done" && on_done == OnDone::Rerun)) {
-    Stmt s(c, "UPDATE runs SET status = 'running', owner = ?2, heartbeat = ?3 WHERE id = ?1", doing);
-    s.bind(1, found->id).bind(2, process_owner()).bind(3, now);
+    Stmt s(c, "UPDATE runs SET status = 'running', owner = ?2, heartbeat = ?3, host = ?4 WHERE id = ?1",
+           doing);
+    s.bind(1, found->id).bind(2, process_owner()).bind(3, now).bind(4, store::host_name());
     s.run();
     out.previous_status = found->status;
     out.run = *found;
@@ -106,6 +112,7 @@ ClaimResult RunStore::claim_run(const RunRecord& identity, OnDone on_done) {
     r.wall_seconds = 0;
     r.software_version.clear();
     r.created_at.clear();
+    r.host.clear();
     r.id = store::insert_run(c, r, doing);
     if (r.software_version.empty()) r.software_version = SKVQ_VERSION;
     out.run = r;
@@ -113,6 +120,7 @@ ClaimResult RunStore::claim_run(const RunRecord& identity, OnDone on_done) {
   out.run.status = "running";
   out.run.owner = process_owner();
   out.run.heartbeat = now;
+  out.run.host = store::host_name();
   tx.commit();
   out.state = ClaimState::Claimed;
   return out;

@@ -20,6 +20,15 @@ nlohmann::json parse_column(const std::string& path, const std::string& what, co
 /// True when `sql` (one ?1 parameter bound to id) returns a row.
 bool exists_row(const Conn& c, const char* sql, int64_t id, const std::string& doing);
 
+/// The SQLite URI that opens `path` without writing: "file:<absolute path>?mode=ro" when this
+/// process could write the file and its directory (SQLite may then make the WAL index it needs),
+/// else "...?immutable=1". Open it with SQLITE_OPEN_READONLY | SQLITE_OPEN_URI.
+std::string read_only_uri(const std::string& path);
+
+/// This machine's name as a claim owner and a run's host use it (spaces made '_';
+/// "localhost" when it has none).
+std::string host_name();
+
 /// The runs columns read_run expects, in order.
 extern const char* const kRunColumns;
 /// One row of SELECT kRunColumns as a RunRecord. Throws StoreError for malformed JSON columns.

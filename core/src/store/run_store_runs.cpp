@@ -19,7 +19,7 @@ namespace store {
 
 const char* const kRunColumns =
     "id, kind, model_id, calibration_id, config, data_path, data_sha256, params, metrics, "
-    "status, software_version, created_at, wall_seconds, owner, heartbeat";
+    "status, software_version, created_at, wall_seconds, owner, heartbeat, host";
 
 RunRecord read_run(const std::string& path, const Stmt& s) {
   RunRecord r;
@@ -38,6 +38,7 @@ RunRecord read_run(const std::string& path, const Stmt& s) {
   r.wall_seconds = s.col_double(12);
   r.owner = s.col_text(13);
   r.heartbeat = s.col_int(14);
+  r.host = s.col_text(15);
   return r;
 }
 
@@ -65,8 +66,8 @@ int64_t insert_run(const Conn& c, const RunRecord& r, const std::string& doing) 
                      std::to_string(*r.calibration_id));
   Stmt s(c,
          "INSERT INTO runs(kind, model_id, calibration_id, config, data_path, data_sha256, "
-         "params, metrics, status, software_version, created_at, wall_seconds, owner, heartbeat) "
-         "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+         "params, metrics, status, software_version, created_at, wall_seconds, owner, heartbeat, host) "
+         "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
          doing);
   s.bind(1, r.kind).bind(2, r.model_id).bind(3, r.calibration_id).bind(4, r.config);
   s.bind(5, r.data_path).bind(6, r.data_sha256);
@@ -77,6 +78,7 @@ int64_t insert_run(const Conn& c, const RunRecord& r, const std::string& doing) 
   s.bind(11, r.created_at.empty() ? utc_now_iso8601() : r.created_at);
   s.bind(12, r.wall_seconds);
   s.bind(13, r.owner).bind(14, r.heartbeat);
+  s.bind(15, r.host.empty() ? host_name() : r.host);
   s.run();
   return sqlite3_last_insert_rowid(c.db);
 }
