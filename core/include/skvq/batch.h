@@ -2,9 +2,11 @@
 // Perplexity jobs over several configurations, stored run by run (skvq ppl, skvq batch, the
 // dashboard), and the JSON batch file format.
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "skvq/batch_shard.h"
 #include "skvq/common.h"
 #include "skvq/perplexity.h"
 #include "skvq/run_store.h"
@@ -24,6 +26,10 @@ struct PplJob {
   std::string device = "cpu";
   std::string dtype = "auto";    ///< weight dtype (resolve_model_dtype)
   bool skip_existing = true;     ///< resume: configurations already stored are not run again
+  /// Which of the distinct configurations (distinct_configs order, batch_shard.h) to evaluate;
+  /// empty = all. The unquantized reference of a chosen one (WorkUnit::reference) is evaluated
+  /// too, or reused when stored, so its ppl_fp and delta_ppl equal a run of the whole job.
+  std::vector<size_t> units;
 };
 
 /// Called with the configuration being evaluated and its chunk progress.
@@ -38,6 +44,21 @@ using JobProgressFn = std::function<void(const std::string& config, int64_t inde
 std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostream& log,
                                    const JobProgressFn& progress = nullptr, CancelFlag cancel = nullptr);
 
+/// How run_batch_file runs a job: all of it, one shard of it, only its shared steps, or only
+/// its plan (batch_shard.h).
+struct BatchRunOptions {
+  /// Evaluate only this shard's units (and the unquantized references they compare against).
+  /// A shard never makes the calibration file (all shards would write the same file): a missing
+  /// or outdated one is a FileError asking for --prepare.
+  std::optional<ShardSpec> shard;
+  /// Make the calibration file and evaluate prepare_units (the references) only, for the
+  /// shards to start from (examples/slurm merges this store into each shard's).
+  bool prepare = false;
+  /// Print format_plan (N from `shard`, else 1; `shard`'s units marked) and return: nothing is
+  /// loaded, evaluated or written.
+  bool plan = false;
+};
+
 /// Batch file (JSON):
 ///   {"model": PATH, "tokenizer": PATH?, "device": "cpu"?, "dtype": "auto"?, "threads": N?,
 ///    "calibration": {"file": PATH, "text": PATH, "samples": N, "seq_len": L,
@@ -47,9 +68,11 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
 /// Relative paths are tried against the batch file's folder, then the current folder, then the
 /// data directory. The calibration file is made when missing (and registered in the store).
 /// Prints progress and the comparison table to `log`. Returns the runs. Throws like run_ppl_job.
+/// `how` selects a shard, the prepare step or the plan (BatchRunOptions); shard and prepare
+/// together are a ConfigError.
 std::vector<RunRecord> run_batch_file(const std::string& job_path, const std::string& db_path,
                                       std::ostream& log, const JobProgressFn& progress = nullptr,
-                                      CancelFlag cancel = nullptr);
+                                      CancelFlag cancel = nullptr, const BatchRunOptions& how = {});
 
 /// A plain-text comparison table of "ppl" runs: config, PPL, delta vs unquantized, bits K/V,
 /// KV bytes per token, tokens, seconds.

@@ -71,8 +71,9 @@ void check_keys(const json& j, const std::string& where, std::initializer_list<c
 
 // Makes the calibration file when it is missing, or again when it was made with other settings
 // than the job asks for; returns its path.
+// A shard (may_write false) never calibrates: it says how to make the file once instead.
 std::string ensure_calibration(const json& cj, const std::string& job_path, const std::string& base,
-                               const PplJob& job, std::ostream& log, CancelFlag cancel) {
+                               const PplJob& job, std::ostream& log, CancelFlag cancel, bool may_write) {
   check_keys(cj, "calibration", {"file", "text", "samples", "seq_len", "group_sizes", "seed", "max_bytes"}, job_path);
   const std::string file = get_or<std::string>(cj, "file", "", job_path);
   if (file.empty()) throw FileError(job_path, "\"calibration\" needs a \"file\"");
@@ -101,8 +102,17 @@ std::string ensure_calibration(const json& cj, const std::string& job_path, cons
     if (have.samples == opt.samples && have.seq_len == opt.seq_len && have.seed == opt.seed &&
         sorted(have.group_sizes) == sorted(opt.group_sizes) && have.text_sha256 == text_sha)
       return existing;
+    if (!may_write)
+      throw FileError(job_path, "calibration file " + existing +
+                                    " was made with other settings than the job asks for; a shard does not "
+                                    "calibrate (every shard would write it): run skvq batch " + job_path +
+                                    " --prepare once first (examples/slurm/submit-sweep.sh does)");
     log << "calibration " << existing << " was made with other settings than the job asks for; calibrating again\n";
   }
+  if (!may_write && existing.empty())
+    throw FileError(job_path, "calibration file " + file +
+                                  " is missing; a shard does not calibrate (every shard would write it): run "
+                                  "skvq batch " + job_path + " --prepare once first (examples/slurm/submit-sweep.sh does)");
   LoadedModel lm = load_model_for_eval(job.model, job.tokenizer, job.device, job.dtype);
   const auto tokens = tokenize_text_file(*lm.tokenizer, text, max_bytes);
   log << "calibrating " << lm.model->weights().name << " on " << text << ": " << opt.samples << " samples x "
@@ -116,12 +126,14 @@ std::string ensure_calibration(const json& cj, const std::string& job_path, cons
 }
 
 std::vector<RunRecord> run_batch_json(const json& j, const std::string& job_path, const std::string& db_path,
-                                      std::ostream& log, const JobProgressFn& progress, CancelFlag cancel);
+                                      std::ostream& log, const JobProgressFn& progress, CancelFlag cancel,
+                                      const BatchRunOptions& how);
 
 }  // namespace
 
 std::vector<RunRecord> run_batch_file(const std::string& job_path, const std::string& db_path, std::ostream& log,
-                                      const JobProgressFn& progress, CancelFlag cancel) {
+                                      const JobProgressFn& progress, CancelFlag cancel, const BatchRunOptions& how) {
+  if (how.shard && how.prepare) throw ConfigError("--shard and --prepare: the prepare step runs once, before the shards");
   json j;
   try {
     j = json::parse(read_file(job_path));
@@ -130,7 +142,7 @@ std::vector<RunRecord> run_batch_file(const std::string& job_path, const std::st
   }
   if (!j.is_object()) throw FileError(job_path, "a batch file is a JSON object");
   try {
-    return run_batch_json(j, job_path, db_path, log, progress, cancel);
+    return run_batch_json(j, job_path, db_path, log, progress, cancel, how);
   } catch (const json::exception& e) {
     throw FileError(job_path, std::string("a field has the wrong type: ") + e.what());
   }
@@ -139,7 +151,8 @@ std::vector<RunRecord> run_batch_file(const std::string& job_path, const std::st
 namespace {
 
 std::vector<RunRecord> run_batch_json(const json& j, const std::string& job_path, const std::string& db_path,
-                                      std::ostream& log, const JobProgressFn& progress, CancelFlag cancel) {
+                                      std::ostream& log, const JobProgressFn& progress, CancelFlag cancel,
+                                      const BatchRunOptions& how) {
   for (auto& [key, _] : j.items())
     if (key != "model" && key != "tokenizer" && key != "device" && key != "dtype" && key != "threads" && key != "calibration" &&
         key != "ppl" && key != "configs" && key != "db" && key != "comment")
@@ -174,11 +187,37 @@ std::vector<RunRecord> run_batch_json(const json& j, const std::string& job_path
   job.configs = get_or<std::vector<std::string>>(j, "configs", {"fp16"}, job_path);
   if (job.configs.empty()) throw FileError(job_path, "\"configs\" is empty");
   for (const auto& c : job.configs) QuantConfig::parse(c);  // fail early on a typo
+  const std::vector<WorkUnit> units = batch_units(job.configs);
+  if (how.plan) {
+    log << format_plan(units, how.shard ? how.shard->count : 1,
+                       how.shard ? std::optional<int64_t>(how.shard->index) : std::nullopt)
+        << "prepare: reference units";
+    const std::vector<size_t> prep = prepare_units(units);
+    for (size_t u : prep) log << " " << u;
+    log << (prep.empty() ? " none" : "") << (j.contains("calibration") ? ", and the calibration" : "") << "\n"
+        << "device " << job.device << "\n";
+    return {};
+  }
+  if (how.shard) {
+    job.units = shard_units(units, *how.shard);
+    log << "shard " << how.shard->index << "/" << how.shard->count << ": " << job.units.size() << " of "
+        << units.size() << " units\n";
+  } else if (how.prepare) {
+    job.units = prepare_units(units);
+    log << "prepare: the calibration and " << job.units.size() << " reference units of " << units.size() << "\n";
+  }
   // An explicit --db wins; else the job's "db"; else runs.sqlite in the current folder.
   const std::string db = db_path.empty() ? get_or<std::string>(j, "db", "runs.sqlite", job_path) : db_path;
   RunStore store(db);
-  if (j.contains("calibration")) job.calibration = ensure_calibration(j.at("calibration"), job_path, base, job, log, cancel);
-  auto runs = run_ppl_job(job, store, log, progress, cancel);
+  if (j.contains("calibration"))
+    job.calibration = ensure_calibration(j.at("calibration"), job_path, base, job, log, cancel, !how.shard);
+  if (how.shard && job.units.empty()) {
+    log << "shard " << how.shard->index << "/" << how.shard->count << " has no units (the job has " << units.size()
+        << "); nothing to do\n";
+    return {};
+  }
+  std::vector<RunRecord> runs;
+  if (!how.prepare || !job.units.empty()) runs = run_ppl_job(job, store, log, progress, cancel);
   log << "\n" << format_ppl_table(runs) << "\nruns stored in " << db << "\n";
   return runs;
 }

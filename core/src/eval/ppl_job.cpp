@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "skvq/batch.h"
+#include "skvq/batch_shard.h"
 #include "skvq/calibration.h"
 #include "skvq/error.h"
 #include "skvq/kv_cache.h"
@@ -36,13 +37,21 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
   if (job.options.ctx_len < 2) throw ConfigError("perplexity: ctx_len must be at least 2 tokens, got " + std::to_string(job.options.ctx_len));
   if (job.options.batch < 1) throw ConfigError("perplexity: batch must be at least 1 chunk");
   if (job.options.max_chunks < 0 || job.max_bytes < 0 || job.skip_bytes < 0) throw ConfigError("perplexity: max_chunks and max_bytes must be >= 0 (0 = all)");
-  std::vector<QuantConfig> configs;
-  for (const auto& s : job.configs) {
-    QuantConfig c = QuantConfig::parse(s);
-    bool seen = false;
-    for (const auto& d : configs) seen = seen || d == c;
-    if (!seen) configs.push_back(c);  // "k02-v2-g8" and "k2-v2-g8-w0" are the same configuration
+  // "k02-v2-g8" and "k2-v2-g8-w0" are the same configuration: evaluated once.
+  const std::vector<QuantConfig> configs = distinct_configs(job.configs);
+  // Which configurations to evaluate (job.units, else all), and the unquantized references
+  // their ppl_fp compares against (evaluated, or found stored, before them).
+  std::vector<bool> wanted(configs.size(), job.units.empty());
+  for (size_t u : job.units) {
+    if (u >= configs.size())
+      throw ConfigError("perplexity: unit " + std::to_string(u) + " is not one of the job's " +
+                        std::to_string(configs.size()) + " distinct configurations");
+    wanted[u] = true;
   }
+  std::vector<bool> reference(configs.size(), false);
+  for (const WorkUnit& u : batch_units(job.configs))
+    if (wanted[static_cast<size_t>(u.index)] && u.reference >= 0 && !wanted[static_cast<size_t>(u.reference)])
+      reference[static_cast<size_t>(u.reference)] = true;
   LoadedModel lm = load_model_for_eval(job.model, job.tokenizer, job.device, job.dtype);
   const Model& model = *lm.model;
   std::unique_ptr<Calibration> calib;
@@ -146,6 +155,10 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
   std::vector<std::optional<RunRecord>> results(configs.size());
   std::vector<size_t> later;
   for (size_t i = 0; i < configs.size(); ++i) {
+    if (!wanted[i] && !reference[i]) continue;
+    if (reference[i])
+      log << "[" << i + 1 << "/" << n_str << "] " << configs[i].to_string()
+          << ": the reference of this shard's later configurations (ppl_fp)\n";
     RunSession session(store, identity(i), on_done, /*wait=*/configs[i].is_unquantized(), cancel);
     if (session.busy()) {
       log << "[" << i + 1 << "/" << n_str << "] " << session.run().config << ": run " << session.id()
@@ -161,7 +174,8 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
     results[i] = session.reused() ? reuse(i, session) : evaluate(i, session);
   }
   std::vector<RunRecord> out;
-  for (auto& r : results) out.push_back(std::move(*r));
+  for (auto& r : results)
+    if (r) out.push_back(std::move(*r));
   return out;
 }
 
