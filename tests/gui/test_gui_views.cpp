@@ -22,6 +22,7 @@
 #include "needle_view.h"
 #include "outlier_view.h"
 #include "run_browser.h"
+#include "test_util.h"
 
 using namespace skvq;
 using namespace skvq::studio;
@@ -182,6 +183,26 @@ class TestGuiViews : public QObject {
     QCOMPARE(stored->config, std::string("k3-v3-g16-sink4-fp8"));
     QVERIFY(stored->metrics["ppl"].get<double>() > 1.0);
     QVERIFY(window_->jobStatus()->text().contains("done"));
+  }
+
+  void mergedStoreOpensLikeAnyOther() {
+    // skvq runs merge output (schema 3, run_sources rows): the browser lists every done run.
+    const QString merged = QDir(QString::fromStdString(test::temp_dir("gui-merged"))).filePath("merged.sqlite");
+    int64_t done = 0;
+    for (const auto& r : store_->list_runs()) done += r.status == "done";
+    {
+      RunStore out(merged.toStdString());
+      const MergeSummary s = out.merge_from({store_->path()});  // the store the window shows
+      QCOMPARE(s.runs_added, done);
+      QVERIFY(s.conflicts.empty());
+    }
+    {
+      MainWindow w;
+      w.setQuiet(true);
+      QVERIFY2(w.openDatabase(merged), qPrintable(w.lastError()));
+      QCOMPARE(w.runBrowser()->visibleRows(), static_cast<int>(done));
+    }
+    QDir(QFileInfo(merged).absolutePath()).removeRecursively();
   }
 
   void badConfigurationReportsError() {
