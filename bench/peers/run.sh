@@ -17,6 +17,8 @@ while (($#)); do
   case "$1" in
     --no-hf) HF=0 ;;
     --hf-chunks) HF_ARGS+=(--chunks "${2:?--hf-chunks needs a number}"); shift ;;
+    --chunks | --ctx | --skip-bytes)  # the slice and chunking of both scripts' rows
+      HF_ARGS+=("${1/#--chunks/--slice-chunks}" "${2:?$1 needs a number}"); PASS+=("$1" "$2"); shift ;;
     --only)
       if [[ "${2:-}" == transformers ]]; then HF_ONLY=1; else HF=0; PASS+=("$1" "${2:-}"); fi
       shift ;;

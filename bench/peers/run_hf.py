@@ -23,8 +23,8 @@ the same WikiText-2 slice file (build/peers/wiki-slice.txt, written by run_peers
   decode_tokens_per_s {"<context>": tok/s}: greedy steps after a prefill of <context> tokens.
 - peak_rss_mb: resource.getrusage of a child process that runs one configuration.
 
-Merges its rows (system "transformers") into build/peers/peers.json, keeping the other systems'
-rows, and prints a markdown table. Runs itself inside build/peers/hfvenv, which it creates from
+Merges its rows (system "transformers") into build/peers/peers.json, replacing only the rows of the
+configurations it ran, and prints a markdown table of them. Runs itself inside build/peers/hfvenv, which it creates from
 bench/peers/hf-requirements.txt when missing. Called by bench/peers/run.sh (skip with --no-hf).
 """
 import argparse
@@ -144,9 +144,10 @@ def worker(a):
            "slice_tokens": int(ids.numel())}
 
     with torch.inference_mode():
-        # Prefill speed (and, for fp, the one-shot PPL of every chunk of the slice: the reference the
-        # incremental figure must match, and the one to set beside the other systems' rows).
-        n_shot = slice_chunks if nbits is None else a.chunks
+        # Prefill speed (and, for fp, the one-shot PPL of the first --slice-chunks chunks: on the first
+        # --chunks the reference the incremental figure must match, on all of them the figure to set
+        # beside the other systems' rows, which run_peers.py measures on --chunks 8 of the same file).
+        n_shot = min(slice_chunks, a.slice_chunks) if nbits is None else a.chunks
         nll_shot, secs_shot = [], 0.0
         for c in range(n_shot):
             x = ids[c * L:(c + 1) * L].unsqueeze(0)
@@ -251,13 +252,33 @@ def table(rows):
     return "\n".join(lines)
 
 
+
+def report(rows):
+    """Prints the table of the transformers rows (this run's and those an earlier run left in peers.json)."""
+    same = lambda k: ", ".join(str(v) for v in sorted({r[k] for r in rows}, key=str))
+    print(f"\nSmolLM2-135M-Instruct Q4_1 GGUF (dequantized to float32), {same('text')}: first {same('chunks')} "
+          f"chunks of {same('ctx_len')}, fed token by token; {same('threads')} threads; {same('version')}\n")
+    print(table(rows))
+    fp = [r for r in rows if r["config"] == "dynamic-fp32"]
+    if fp:
+        r = fp[0]
+        print(f"\nfp check: one forward per chunk gives PPL {r['ppl_oneshot_first_chunks']:.4f} on the same "
+              f"{r['chunks']} chunks (incremental {r['ppl']:.4f}); on the first {r['oneshot_slice_chunks']} chunks "
+              f"{r['ppl_oneshot_slice']:.4f}: the figure to set beside the llama.cpp f16 / skvq fp16 rows")
+        for q in rows:
+            if q is not r and q["chunks"] == r["chunks"]:
+                print(f"{q['config']}: PPL {100 * (q['ppl'] / r['ppl'] - 1):+.2f} % vs DynamicCache on the same chunks")
+    print("KV B/token: steady state (quanto: codes + float32 scale and shift per 64; the < residual_length fp "
+          "tokens are a constant, excluded); in parentheses the same at fp16")
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=os.path.expanduser("~/.cache/skvq/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
     ap.add_argument("--wiki", default=os.path.join(os.path.dirname(ROOT), "shared/data/text/wikitext2/wiki.test.raw"))
     ap.add_argument("--slice", help="slice file (default: build/peers/wiki-slice.txt, written when missing)")
     ap.add_argument("--skip-bytes", type=int, default=700000, help="as run_peers.py, when the slice is written here")
-    ap.add_argument("--slice-chunks", type=int, default=8, help="as run_peers.py --chunks, when the slice is written here")
+    ap.add_argument("--slice-chunks", type=int, default=8,
+                    help="as run_peers.py --chunks: sizes the slice when it is written here, and the fp row's one-shot PPL")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--ctx", type=int, default=512)
     ap.add_argument("--chunks", type=int, default=4, help="chunks fed token by token (slow: ~0.1 s a token)")
@@ -306,7 +327,7 @@ def main():
         print(f"hf {config_name(c, a)}: running ({a.chunks} chunks of {a.ctx}, token by token) ...", file=sys.stderr, flush=True)
         out = os.path.join(a.out_dir, f"hf-{c}.json")
         cmd = [py, os.path.abspath(__file__), "--worker", c, "--out", out, "--model", a.model, "--slice", a.slice]
-        for k in ("threads", "ctx", "chunks", "group", "residual", "depths", "decode_tokens", "prompt", "new_tokens"):
+        for k in ("threads", "ctx", "chunks", "slice_chunks", "group", "residual", "depths", "decode_tokens", "prompt", "new_tokens"):
             cmd += ["--" + k.replace("_", "-"), str(getattr(a, k))]
         log = os.path.join(a.out_dir, f"hf-{c}.log")
         with open(log, "w") as f:
@@ -319,24 +340,16 @@ def main():
         print(f"hf {r['config']}: ppl {r['ppl']:.4f} in {r['worker_seconds']:.0f} s", file=sys.stderr, flush=True)
 
     path = os.path.join(a.out_dir, "peers.json")
-    kept = [r for r in json.load(open(path)) if r.get("system") != SYSTEM] if os.path.exists(path) else []
+    new = {r["config"] for r in rows}  # an earlier run's rows of other systems and configurations stay
+    kept = [r for r in json.load(open(path)) if r.get("system") != SYSTEM or r.get("config") not in new] \
+        if os.path.exists(path) else []
     with open(path, "w") as f:
-        json.dump(kept + rows, f, indent=1)
+        json.dump(kept + rows, f, indent=1, allow_nan=False)  # the importer reads strict JSON
 
-    print(f"\nSmolLM2-135M-Instruct Q4_1 GGUF (dequantized to float32), {a.slice}: first {a.chunks} chunks of "
-          f"{a.ctx}, fed token by token; {a.threads} threads; {rows[0]['version']}\n")
-    print(table(rows))
-    fp = [r for r in rows if r["config"] == "dynamic-fp32"]
-    if fp:
-        r = fp[0]
-        print(f"\nfp check: one forward per chunk gives PPL {r['ppl_oneshot_first_chunks']:.4f} on the same "
-              f"{a.chunks} chunks (incremental {r['ppl']:.4f}); on all {r['oneshot_slice_chunks']} chunks of the slice "
-              f"{r['ppl_oneshot_slice']:.4f}: that is the figure to set beside the llama.cpp f16 / skvq fp16 rows")
-        for q in rows:
-            if q is not r:
-                print(f"{q['config']}: PPL {100 * (q['ppl'] / r['ppl'] - 1):+.2f} % vs DynamicCache on the same chunks")
-    print("KV B/token: steady state (quanto: codes + float32 scale and shift per 64; the < 128 fp residual tokens "
-          "are a constant, excluded); in parentheses the same at fp16")
+    order = [config_name(k, a) for k in KINDS]
+    hf = sorted([r for r in kept + rows if r.get("system") == SYSTEM],
+                key=lambda r: order.index(r["config"]) if r["config"] in order else len(order))
+    report(hf)
     print(f"\nmerged {len(rows)} {SYSTEM} rows into {path} ({len(kept)} other rows kept) in {time.time() - t0:.0f} s")
 
 
