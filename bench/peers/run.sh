@@ -6,7 +6,8 @@
 # Options go to bench/peers/run_peers.py (--chunks N, --threads T, --depths 0,1024,4096, --only ...),
 # except these: --no-hf skips the Hugging Face rows (bench/peers/run_hf.py: slow, ~15 min on 1 thread,
 # and its first run installs torch and transformers into build/peers/hfvenv), --only transformers runs
-# only them, --hf-chunks N sets how many chunks they feed token by token (default 4).
+# only them, --hf-chunks N sets how many chunks they feed token by token (default 4), --hf-configs
+# fp,int4,int2 which of their rows to (re)measure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -17,6 +18,7 @@ while (($#)); do
   case "$1" in
     --no-hf) HF=0 ;;
     --hf-chunks) HF_ARGS+=(--chunks "${2:?--hf-chunks needs a number}"); shift ;;
+    --hf-configs) HF_ARGS+=(--configs "${2:?--hf-configs needs a list of fp,int4,int2}"); shift ;;
     --chunks | --ctx | --skip-bytes)  # the slice and chunking of both scripts' rows
       HF_ARGS+=("${1/#--chunks/--slice-chunks}" "${2:?$1 needs a number}"); PASS+=("$1" "$2"); shift ;;
     --only)

@@ -40,8 +40,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SYSTEM = "transformers"
-# SmolLM2-135M: 30 layers x 3 K/V heads x 64 channels.
-LAYERS, KV_HEADS, HEAD_DIM = 30, 3, 64
 KINDS = {"fp": None, "int4": 4, "int2": 2}  # --configs entry -> quanto nbits (None: DynamicCache)
 
 
@@ -159,8 +157,8 @@ def worker(a):
         res["prompt_tokens_per_s"] = n_shot * L / secs_shot
         if nbits is None:
             res["ppl_oneshot_first_chunks"] = math.exp(sum(nll_shot[:a.chunks]) / (a.chunks * (L - 1 - first)))
-            res["ppl_oneshot_slice"] = math.exp(sum(nll_shot) / (slice_chunks * (L - 1 - first)))
-            res["oneshot_slice_chunks"] = slice_chunks
+            res["ppl_oneshot_slice"] = math.exp(sum(nll_shot) / (n_shot * (L - 1 - first)))
+            res["oneshot_slice_chunks"] = n_shot
 
         # Perplexity through the cache: one token per forward.
         nll_half, nll_all, t = 0.0, 0.0, time.time()
@@ -183,7 +181,8 @@ def worker(a):
 
         # KV bytes per token, steady state, from the last chunk's cache (L - 1 tokens).
         qb, qt, fb, ft = cache_bytes(cache)
-        elems = LAYERS * KV_HEADS * HEAD_DIM * 2  # K and V elements per token
+        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        elems = cfg.num_hidden_layers * cfg.num_key_value_heads * head_dim * 2  # K and V elements per token
         if nbits is None:
             per_tok = fb / ft
             res["kv_bytes_per_token_measured"] = per_tok
@@ -343,12 +342,11 @@ def main():
     new = {r["config"] for r in rows}  # an earlier run's rows of other systems and configurations stay
     kept = [r for r in json.load(open(path)) if r.get("system") != SYSTEM or r.get("config") not in new] \
         if os.path.exists(path) else []
-    with open(path, "w") as f:
-        json.dump(kept + rows, f, indent=1, allow_nan=False)  # the importer reads strict JSON
-
     order = [config_name(k, a) for k in KINDS]
     hf = sorted([r for r in kept + rows if r.get("system") == SYSTEM],
                 key=lambda r: order.index(r["config"]) if r["config"] in order else len(order))
+    with open(path, "w") as f:  # the importer reads strict JSON
+        json.dump([r for r in kept if r.get("system") != SYSTEM] + hf, f, indent=1, allow_nan=False)
     report(hf)
     print(f"\nmerged {len(rows)} {SYSTEM} rows into {path} ({len(kept)} other rows kept) in {time.time() - t0:.0f} s")
 
