@@ -221,18 +221,21 @@ def main():
     print(f"slice: {a.wiki} bytes {a.skip_bytes}..{a.skip_bytes + n} ({n} bytes), ctx {a.ctx}, {a.chunks} chunks, "
           f"{a.threads} threads", file=sys.stderr)
     t0 = time.time()
+    ran = {a.only} if a.only else {"llama.cpp", "skvq"}
+    kept = []  # the rows of the systems not run now (e.g. run_hf.py's) from an earlier run
+    if os.path.exists(a.out_dir + "/peers.json"):
+        kept = [r for r in json.load(open(a.out_dir + "/peers.json")) if r["system"] not in ran]
     rows = []
-    if a.only and os.path.exists(a.out_dir + "/peers.json"):  # keep the other system's rows of an earlier run
-        rows = [r for r in json.load(open(a.out_dir + "/peers.json")) if r["system"] != a.only]
     if a.only != "skvq":
         rows += llama_rows(a, llama_version, log)
     if a.only != "llama.cpp":
         rows += our_rows(a, skvq_version, log)
-    rows.sort(key=lambda r: r["system"] != "llama.cpp")  # llama.cpp rows first
     common = {"model": a.model, "model_sha256": model_sha, "text": a.slice, "text_sha256": text_sha,
               "ctx_len": a.ctx, "threads": a.threads}
     for r in rows:
         r.update(common)
+    rows += kept
+    rows.sort(key=lambda r: r["system"] != "llama.cpp")  # llama.cpp rows first
     with open(a.out_dir + "/peers.json", "w") as f:
         json.dump(rows, f, indent=1)
     f16 = [r for r in rows if r["system"] == "llama.cpp" and r["config"] == "f16"]
@@ -240,7 +243,10 @@ def main():
     print(f"\nSmolLM2-135M-Instruct Q4_1 GGUF, WikiText-2 test bytes {a.skip_bytes}..{a.skip_bytes + n}, "
           f"{a.chunks} chunks of {a.ctx} (llama.cpp protocol: second half of each chunk scored), {a.threads} threads")
     print(f"llama.cpp: {llama_version}; skvq: {skvq_version}\n")
-    print(table(rows, a, llama_f16_tps))
+    print(table([r for r in rows if r.get("protocol") == "llama.cpp"], a, llama_f16_tps))
+    other = len([r for r in rows if r.get("protocol") != "llama.cpp"])
+    if other:
+        print(f"\n({other} rows of other protocols kept in peers.json, e.g. run_hf.py's; not in this table)")
     ours = [r for r in rows if r["system"] == "skvq" and r["config"] == "fp16"]
     if f16 and ours and f16[0]["ppl"] and ours[0]["ppl"]:
         d = (ours[0]["ppl"] - f16[0]["ppl"]) / f16[0]["ppl"] * 100
