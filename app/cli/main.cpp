@@ -2,11 +2,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <string>
 
 #include "commands.h"
 #include "skvq/blas_select.h"
 #include "skvq/common.h"
 #include "skvq/error.h"
+#include "skvq/out_of_memory.h"
 
 namespace skvq::cli {
 GlobalOptions& globals() {
@@ -14,6 +16,14 @@ GlobalOptions& globals() {
   return g;
 }
 }  // namespace skvq::cli
+
+namespace {
+// LibTorch messages carry a stack trace after the first line; a user needs the first.
+std::string first_line(const char* what) {
+  const std::string s(what);
+  return s.substr(0, s.find('\n'));
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   skvq::select_blas_kernels(argv);
@@ -67,6 +77,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "skvq: error: %s\n", e.what());
     return 1;
   } catch (const std::exception& e) {
+    if (skvq::is_out_of_memory(e)) {
+      std::fprintf(stderr, "skvq: error: out of memory (%s): the command needs more memory than this process may use; "
+                           "try a shorter --ctx-len, fewer chunks, --dtype bf16 or a smaller model\n", first_line(e.what()).c_str());
+      return 1;
+    }
     std::fprintf(stderr, "skvq: internal error: %s\n", e.what());
     return 3;
   }

@@ -218,6 +218,11 @@ bool ComparisonView::evaluate() {
     Q_EMIT errorOccurred(tr("Evaluate"), tr("No model in the run store: calibrate or run `skvq ppl` first."));
     return false;
   }
+  if (store_->read_only()) {
+    Q_EMIT errorOccurred(tr("Evaluate"), tr("%1 is open read-only: a new run cannot be stored in it. Open it with "
+                                            "File > Open run store to evaluate.").arg(QString::fromStdString(store_->path())));
+    return false;
+  }
   PplRequest req;
   req.model_path = model->path;
   req.text_path = text_->text().toStdString();

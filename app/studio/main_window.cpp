@@ -81,6 +81,11 @@ void MainWindow::buildMenus() {
                                                       tr("SQLite (*.sqlite *.db);;All files (*)"));
     if (!path.isEmpty()) openDatabase(path);
   });
+  file->addAction(tr("Open run store &read-only..."), this, [this] {
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open run store read-only"), QString(),
+                                                      tr("SQLite (*.sqlite *.db);;All files (*)"));
+    if (!path.isEmpty()) openDatabase(path, true);
+  });
   file->addAction(tr("Open &calibration file..."), this, [this] {
     const QString path = QFileDialog::getOpenFileName(this, tr("Open calibration"), QString(),
                                                       tr("Calibration (*.json);;All files (*)"));
@@ -120,13 +125,13 @@ void MainWindow::updateRecentMenu() {
   recent_->setEnabled(!recent_->isEmpty());
 }
 
-bool MainWindow::openDatabase(const QString& path) {
+bool MainWindow::openDatabase(const QString& path, bool readOnly) {
   try {
     const QFileInfo file(path);
-    QDir().mkpath(file.absolutePath());
-    // A store this process cannot write (read-only file or directory) is opened read-only:
-    // it can be browsed, and jobs report the store's error when they try to write.
-    const bool readOnly = file.exists() && (!file.isWritable() || !QFileInfo(file.absolutePath()).isWritable());
+    if (!readOnly) QDir().mkpath(file.absolutePath());
+    // A store this process cannot write (read-only file or directory) is opened read-only too:
+    // it can be browsed, and jobs are refused (ComparisonView::evaluate, showCalibrationWizard).
+    readOnly = readOnly || (file.exists() && (!file.isWritable() || !QFileInfo(file.absolutePath()).isWritable()));
     auto store = std::make_unique<RunStore>(path.toStdString(), RunStore::default_lock_timeout_ms(),
                                             readOnly ? StoreMode::ReadOnly : StoreMode::ReadWrite);
     // Read what the views show before installing the store: a corrupt page is reported here
@@ -143,7 +148,8 @@ bool MainWindow::openDatabase(const QString& path) {
   s.setDatabasePath(path);
   s.addRecentFile(path);
   updateRecentMenu();
-  setWindowTitle(tr("SKVQ Studio - %1").arg(path));
+  setWindowTitle(store_->read_only() ? tr("SKVQ Studio - %1 (read-only)").arg(path)
+                                     : tr("SKVQ Studio - %1").arg(path));
   browser_->setStore(store_.get());
   outliers_->setStore(store_.get());
   locality_->setStore(store_.get());
@@ -219,6 +225,11 @@ void MainWindow::openCalibrationFile(const QString& path) {
 void MainWindow::showCalibrationWizard() {
   if (!store_) {
     showError(tr("Calibrate"), tr("Open a run store first (File > Open run store)."));
+    return;
+  }
+  if (store_->read_only()) {
+    showError(tr("Calibrate"), tr("%1 is open read-only: a calibration cannot be stored in it. Open it with "
+                                  "File > Open run store, or open another store.").arg(QString::fromStdString(store_->path())));
     return;
   }
   CalibrationWizard wizard(runner_, QString::fromStdString(store_->path()), StudioSettings().dataDir(), this);

@@ -26,8 +26,10 @@ class MainWindow : public QMainWindow {
   explicit MainWindow(QWidget* parent = nullptr);
   ~MainWindow() override;
 
-  /// Opens (creating if needed) a run store; on failure shows an error naming the file.
-  bool openDatabase(const QString& path);
+  /// Opens (creating if needed) a run store; on failure shows an error naming the file and keeps
+  /// the store it had. `readOnly`, or a file or folder this process cannot write, opens an existing
+  /// store with StoreMode::ReadOnly: it is browsed and never written, and jobs are refused.
+  bool openDatabase(const QString& path, bool readOnly = false);
   RunStore* store() const { return store_.get(); }
   JobRunner* jobRunner() const { return runner_; }
   RunBrowser* runBrowser() const { return browser_; }

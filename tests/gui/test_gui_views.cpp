@@ -2,6 +2,7 @@
 // the widgets show the stored numbers and react to their controls.
 #include <QtTest/QtTest>
 #include <QComboBox>
+#include <QCryptographicHash>
 #include <QLineEdit>
 #include <QTableView>
 #include <QTableWidget>
@@ -272,6 +273,43 @@ class TestGuiViews : public QObject {
     QCOMPARE(errors.count(), 1);
     QVERIFY2(errors.first().at(1).toString().contains("corrupt"), qPrintable(errors.first().at(1).toString()));
     QCOMPARE(browser.visibleRows(), 0);
+  }
+
+  // Opened read-only (File > Open run store read-only), a store is browsed like any other, its
+  // file is never written (same bytes, nothing in a -wal), and a job that would store a run is refused.
+  void readOnlyStoreIsBrowsedAndNeverWritten() {
+    const QString db = test::copy_of_fixture_db("gui-read-only");
+    auto bytes = [&db] {
+      QFile f(db);
+      if (!f.open(QIODevice::ReadOnly)) return QByteArray();
+      return QCryptographicHash::hash(f.readAll(), QCryptographicHash::Sha256);
+    };
+    const QByteArray before = bytes();
+    QVERIFY(!before.isEmpty());
+    MainWindow w;
+    w.setQuiet(true);
+    QVERIFY(w.openDatabase(db, true));
+    QVERIFY(w.store()->read_only());
+    QVERIFY2(w.windowTitle().contains("read-only"), qPrintable(w.windowTitle()));
+    MainWindow writable;  // the same fixture opened for writing lists the same runs
+    writable.setQuiet(true);
+    QVERIFY(writable.openDatabase(test::copy_of_fixture_db("gui-read-only-writable")));
+    QVERIFY(writable.runBrowser()->visibleRows() > 0);
+    QCOMPARE(w.runBrowser()->visibleRows(), writable.runBrowser()->visibleRows());
+    w.refreshAll();
+    QSignalSpy errors(w.comparisonView(), &ComparisonView::errorOccurred);
+    QVERIFY(!w.comparisonView()->evaluate());
+    QCOMPARE(errors.count(), 1);
+    QVERIFY2(errors.first().at(1).toString().contains("read-only"), qPrintable(errors.first().at(1).toString()));
+    w.showCalibrationWizard();
+    QVERIFY2(w.lastError().contains("read-only") && w.lastError().contains(db), qPrintable(w.lastError()));
+    // SQLite may create an empty -wal beside a WAL-mode store even for a read-only connection
+    // (it needs the -shm index); no frame is ever written to it.
+    QCOMPARE(QFileInfo(db + "-wal").exists() ? QFileInfo(db + "-wal").size() : 0, qint64(0));
+    QCOMPARE(bytes(), before);
+    // The same file opened normally is writable again.
+    QVERIFY(w.openDatabase(db));
+    QVERIFY(!w.store()->read_only());
   }
 };
 
