@@ -46,6 +46,11 @@ cmake -S "$LCPP" -B "$OUT/cmake" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$BIN" \
   "${LAUNCH[@]}"
 cmake --build "$OUT/cmake" -j"$JOBS" --target llama-perplexity llama-bench llama-tokenize
+# llama.cpp sets its own CMAKE_RUNTIME_OUTPUT_DIRECTORY (cmake/bin), so the tools are copied out.
+mkdir -p "$BIN"
+for tool in llama-perplexity llama-bench llama-tokenize; do
+  cp "$(find "$OUT/cmake" -name "$tool" -type f -perm -u+x | head -1)" "$BIN/$tool"
+done
 
 # Version: the llama-cpp-python pin plus the llama.cpp commit it vendors (its CHANGELOG names
 # it; the sdist has no git history, so llama.cpp's own build number is not available).
