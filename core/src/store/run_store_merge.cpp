@@ -206,6 +206,12 @@ MergeSummary RunStore::merge_from(const std::vector<std::string>& inputs) {
   Conn c{db_, &path_, busy_timeout_ms_};
   const std::string doing = "cannot merge run stores";
   Transaction tx(c, doing);
+  // The output's row id for a key (models by identity, calibrations by sha256); 0 when absent.
+  auto existing_id = [&](const char* sql, const std::string& key) -> int64_t {
+    Stmt find(c, sql, doing);
+    find.bind(1, key);
+    return find.step() ? find.col_int(0) : 0;
+  };
   MergeSummary sum;
   for (Input& in : opened) {
     RunStore& src = *in.store;
@@ -214,10 +220,8 @@ MergeSummary RunStore::merge_from(const std::vector<std::string>& inputs) {
     std::map<int64_t, std::string> model_identity, calibration_sha;
     for (const ModelRecord& m : src.list_models()) {
       model_identity[m.id] = m.identity;
-      Stmt find(c, "SELECT id FROM models WHERE identity = ?1", doing);
-      find.bind(1, m.identity);
-      if (find.step()) {
-        model_of[m.id] = find.col_int(0);
+      if (const int64_t id = existing_id("SELECT id FROM models WHERE identity = ?1", m.identity)) {
+        model_of[m.id] = id;
         continue;
       }
       Stmt s(c,
@@ -232,10 +236,8 @@ MergeSummary RunStore::merge_from(const std::vector<std::string>& inputs) {
     }
     for (const CalibrationRecord& k : src.list_calibrations()) {
       calibration_sha[k.id] = k.sha256;
-      Stmt find(c, "SELECT id FROM calibrations WHERE sha256 = ?1", doing);
-      find.bind(1, k.sha256);
-      if (find.step()) {
-        calibration_of[k.id] = find.col_int(0);
+      if (const int64_t id = existing_id("SELECT id FROM calibrations WHERE sha256 = ?1", k.sha256)) {
+        calibration_of[k.id] = id;
         continue;
       }
       Stmt s(c,
