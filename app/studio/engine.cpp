@@ -108,6 +108,8 @@ int64_t run_perplexity(const PplRequest& req, const std::string& db, ProgressFn 
   job.calibration = req.calibration_path;
   job.text = req.text_path;
   job.max_bytes = req.max_bytes;
+  job.skip_bytes = req.skip_bytes;
+  job.options.protocol = parse_protocol(req.protocol);
   job.options.ctx_len = req.ctx_len;
   job.options.max_chunks = req.max_chunks;
   job.options.keep_window = req.keep_window;

@@ -54,6 +54,8 @@ nlohmann::json calibration_channels_item(const Calibration& calib, int64_t layer
 struct PplRequest {
   std::string model_path, tokenizer_path, text_path, config = "fp16", calibration_path;
   int64_t ctx_len = 256, max_chunks = 4, max_bytes = 200000;
+  int64_t skip_bytes = 0;           ///< start after this many bytes of the text (held-out text)
+  std::string protocol = "reference";  ///< "reference" or "llama.cpp" (skvq/perplexity.h)
   bool keep_window = false, full_prefill = false;
 };
 /// Evaluates through core's run_ppl_job (or finds the stored run with the same identity) and
@@ -67,6 +69,10 @@ std::pair<double, double> config_bits(const std::string& config);
 /// (core memory accounting, skvq/memory.h); model_config is a ModelRecord's config JSON.
 std::vector<double> kv_cache_bytes(const nlohmann::json& model_config, const std::string& config,
                                    const std::vector<int64_t>& lengths);
+
+/// What Help > About shows: {"libtorch": version, "cuda": "available (<n> devices)" or the
+/// reason it is not, "sqlite": library version}.
+nlohmann::json engine_versions();
 
 /// Runs a batch job file headlessly (core's run_batch_file; progress and the comparison table
 /// go to `log`). Returns the process exit code; throws skvq::Error.

@@ -2,6 +2,8 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QCloseEvent>
+#include <QSettings>
 #include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
@@ -56,6 +58,44 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(needle_, &NeedleView::errorOccurred, this, &MainWindow::showError);
   connect(comparison_, &ComparisonView::runAdded, this, [this] { browser_->refresh(); });
   resize(1500, 950);
+  restoreWindowState();
+}
+
+void MainWindow::saveWindowState() const {
+  QSettings s;
+  s.setValue(QStringLiteral("window/geometry"), saveGeometry());
+  s.setValue(QStringLiteral("window/state"), saveState());
+}
+
+bool MainWindow::restoreWindowState() {
+  const QSettings s;
+  const QByteArray geometry = s.value(QStringLiteral("window/geometry")).toByteArray();
+  const QByteArray state = s.value(QStringLiteral("window/state")).toByteArray();
+  const bool g = !geometry.isEmpty() && restoreGeometry(geometry);
+  const bool d = !state.isEmpty() && restoreState(state);
+  return g && d;
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (runner_->isBusy() && !quiet_) {
+    const auto answer = QMessageBox::question(this, tr("Quit"), tr("A job is running. Cancel it and quit?"),
+                                              QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+    if (answer != QMessageBox::Yes) {
+      event->ignore();
+      return;
+    }
+  }
+  runner_->cancel();
+  saveWindowState();
+  event->accept();
+}
+
+QString MainWindow::aboutText() const {
+  const nlohmann::json v = engine_versions();
+  return tr("SKVQ Studio %1\n\nQt %2 (built with %3)\nLibTorch %4\nCUDA: %5\nSQLite %6")
+      .arg(QCoreApplication::applicationVersion(), QString::fromLatin1(qVersion()), QStringLiteral(QT_VERSION_STR),
+           QString::fromStdString(v["libtorch"].get<std::string>()), QString::fromStdString(v["cuda"].get<std::string>()),
+           QString::fromStdString(v["sqlite"].get<std::string>()));
 }
 
 MainWindow::~MainWindow() {
@@ -105,12 +145,14 @@ void MainWindow::buildMenus() {
       if (!store_ || QString::fromStdString(store_->path()) != s.databasePath()) openDatabase(s.databasePath());
     }
   });
-  file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
+  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);  // closeEvent asks, saves state
   QMenu* tools = menuBar()->addMenu(tr("&Tools"));
   tools->addAction(tr("&Calibrate a model..."), this, &MainWindow::showCalibrationWizard);
   tools->addAction(tr("&Refresh"), QKeySequence::Refresh, this, &MainWindow::refreshAll);
-  tools->addAction(tr("Cancel current &job"), runner_, &JobRunner::cancel);
+  tools->addAction(tr("Cancel current &job"), QKeySequence(Qt::Key_Escape), runner_, &JobRunner::cancel);
   viewMenu_ = menuBar()->addMenu(tr("&View"));
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&About SKVQ Studio"), this, [this] { QMessageBox::about(this, tr("About SKVQ Studio"), aboutText()); });
   updateRecentMenu();
 }
 

@@ -43,6 +43,11 @@ class MainWindow : public QMainWindow {
   QString lastError() const { return lastError_; }
   /// Saves the window and each view as PNG files into `dir`; returns the files written.
   QStringList saveScreenshots(const QString& dir);
+  /// Window geometry and dock layout to QSettings ("window/geometry", "window/state"), and back.
+  void saveWindowState() const;
+  bool restoreWindowState();
+  /// The Help > About text: this program's version and those of Qt, LibTorch, CUDA and SQLite.
+  QString aboutText() const;
 
  public Q_SLOTS:
   void refreshAll();
@@ -51,6 +56,10 @@ class MainWindow : public QMainWindow {
   void compareRuns(const skvq::RunRecord& a, const skvq::RunRecord& b);
   void openCalibrationFile(const QString& path);
   void showCalibrationWizard();
+
+ protected:
+  /// Asks before quitting while a job runs (unless quiet), then saves the window state.
+  void closeEvent(QCloseEvent* event) override;
 
  private:
   void buildMenus();

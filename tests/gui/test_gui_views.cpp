@@ -2,8 +2,10 @@
 // the widgets show the stored numbers and react to their controls.
 #include <QtTest/QtTest>
 #include <QComboBox>
+#include <QDockWidget>
 #include <QCryptographicHash>
 #include <QLineEdit>
+#include <QSpinBox>
 #include <QTableView>
 #include <QTableWidget>
 #include <cmath>
@@ -51,6 +53,7 @@ class TestGuiViews : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     QCoreApplication::setOrganizationName("skvq-test");
+    QSettings().remove("window");  // no layout left by an earlier run of these tests
     QVERIFY2(!test::gui_fixture().db.isEmpty(), "fixture run store could not be built");
     const QString db = test::copy_of_fixture_db("gui-views");
     window_ = std::make_unique<MainWindow>();
@@ -164,26 +167,78 @@ class TestGuiViews : public QObject {
     RunFilter f;
     f.kind = "ppl";
     const auto runs = store_->list_runs(f);
+    QCOMPARE(v->settingsBox()->count(), 1);  // the fixture's runs share one setting
     QCOMPARE(v->table()->rowCount(), static_cast<int>(runs.size()));
     QCOMPARE(v->pplPlot()->curveY(0).size(), static_cast<qsizetype>(runs.size()));
     const RunRecord fp = firstRun(*store_, "ppl", "fp16");
     QVERIFY(v->pplPlot()->curveY(0).contains(fp.metrics["ppl"].get<double>()));
-    QVERIFY(v->memoryPlot()->curveCount() >= 2);
+    QCOMPARE(v->memoryPlot()->curveCount(), static_cast<int>(runs.size()));  // every configuration
+    int fpCurve = -1;
+    for (int i = 0; i < v->memoryPlot()->curveCount(); ++i)
+      if (v->memoryPlot()->graph(i)->name() == "fp16") fpCurve = i;
+    QVERIFY(fpCurve >= 0);
     // fp16 at 64 tokens: 5 layers * 2 (K, V) * 32 channels * 2 bytes * 64 tokens.
-    QCOMPARE(v->memoryPlot()->curveY(0)[0] * 1024 * 1024, 5.0 * 2 * 32 * 2 * 64);
+    QCOMPARE(v->memoryPlot()->curveY(fpCurve)[0] * 1024 * 1024, 5.0 * 2 * 32 * 2 * 64);
+    for (const auto& row : v->rows())  // dPPL against the fixture's fp16 run
+      QCOMPARE(row.delta_ppl, row.ppl - fp.metrics["ppl"].get<double>());
+    // A configuration at other settings (2 chunks, not 4): a group of its own, without a baseline.
     v->findChild<QLineEdit*>("configEdit")->setText("k3-v3-g16-sink4-fp8");
-    v->findChild<QSpinBox*>("ctxLen")->setValue(128);
     v->findChild<QSpinBox*>("maxChunks")->setValue(2);
     QSignalSpy added(v, &ComparisonView::runAdded);
     QVERIFY(v->evaluate());
     QVERIFY(window_->jobStatus()->cancelEnabled());
     QVERIFY(added.wait(300000));
-    QCOMPARE(v->table()->rowCount(), static_cast<int>(runs.size()) + 1);
+    QTRY_VERIFY_WITH_TIMEOUT(!window_->jobRunner()->isBusy(), 10000);
     const auto stored = store_->get_run(added.first().first().toLongLong());
     QVERIFY(stored.has_value());
     QCOMPARE(stored->config, std::string("k3-v3-g16-sink4-fp8"));
     QVERIFY(stored->metrics["ppl"].get<double>() > 1.0);
     QVERIFY(window_->jobStatus()->text().contains("done"));
+    QCOMPARE(v->settingsBox()->count(), 2);
+    QCOMPARE(v->table()->rowCount(), 1);
+    QCOMPARE(v->selectedRun(), stored->id);
+    QVERIFY(!v->baselineButton()->isHidden());
+    QVERIFY(std::isnan(v->rows()[0].delta_ppl));
+    // The offered baseline runs with the group's settings and fills dPPL in.
+    added.clear();
+    QVERIFY(v->evaluateBaseline());
+    QVERIFY(added.wait(300000));
+    QTRY_VERIFY_WITH_TIMEOUT(!window_->jobRunner()->isBusy(), 10000);
+    QCOMPARE(v->table()->rowCount(), 2);
+    QVERIFY(v->baselineButton()->isHidden());
+    const auto base = store_->get_run(added.first().first().toLongLong());
+    QVERIFY(base.has_value());
+    QCOMPARE(base->config, std::string("fp16"));
+    QCOMPARE(base->params["max_chunks"].get<int>(), 2);
+    QCOMPARE(v->rows()[0].delta_ppl, stored->metrics["ppl"].get<double>() - base->metrics["ppl"].get<double>());
+  }
+
+  void windowStateAndInputsRoundTripThroughQSettings() {
+    {
+      MainWindow a;
+      a.setQuiet(true);
+      a.resize(1100, 700);
+      a.show();
+      QVERIFY(QTest::qWaitForWindowExposed(&a));
+      a.findChild<QDockWidget*>("needleDock")->hide();
+      a.comparisonView()->yAxisBox()->setCurrentIndex(2);
+      QVERIFY(a.close());  // closeEvent saves geometry and dock state
+    }
+    {
+      MainWindow b;  // the constructor restores them
+      b.setQuiet(true);
+      QVERIFY(b.findChild<QDockWidget*>("needleDock")->isHidden());
+      QVERIFY(!b.findChild<QDockWidget*>("outlierDock")->isHidden());
+      QCOMPARE(b.size(), QSize(1100, 700));
+      QCOMPARE(b.comparisonView()->yAxisBox()->currentIndex(), 2);
+      const QString about = b.aboutText();
+      QVERIFY2(about.contains(QString("Qt ") + qVersion()), qPrintable(about));
+      QVERIFY2(about.contains(QRegularExpression("LibTorch \\d+\\.\\d+")), qPrintable(about));
+      QVERIFY2(about.contains(QString("SQLite ") + sqlite3_libversion()), qPrintable(about));
+      QVERIFY2(about.contains("CUDA: "), qPrintable(about));
+      b.comparisonView()->yAxisBox()->setCurrentIndex(0);
+    }
+    QSettings().remove("window");
   }
 
   void mergedStoreOpensLikeAnyOther() {
