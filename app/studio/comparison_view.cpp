@@ -71,6 +71,8 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
   memoryPlot_->setObjectName("memoryPlot");
   memoryPlot_->setTitles(tr("KV-cache memory vs context length"), tr("context length (tokens)"), tr("MiB"));
   memoryPlot_->setLegendOutside(true);
+  table_->setMinimumHeight(60);  // the splitters share the height; a 1280x720 screen fits the window
+  for (QWidget* w : std::initializer_list<QWidget*>{pplPlot_, bytesPlot_, memoryPlot_}) w->setMinimumHeight(130);
 
   auto* top = new QHBoxLayout;
   top->addWidget(new QLabel(tr("Model:"), this));

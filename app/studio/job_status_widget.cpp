@@ -37,20 +37,19 @@ JobStatusWidget::JobStatusWidget(JobRunner* runner, QWidget* parent) : QWidget(p
     bar_->setValue(total > 0 ? static_cast<int>(1000 * done / total) : 0);
     bar_->setFormat(QStringLiteral("%1 / %2").arg(done).arg(total));
   });
-  connect(runner, &JobRunner::finished, this, [this](const QString& name) {
-    label_->setText(tr("%1: done").arg(name));
-  });
-  connect(runner, &JobRunner::failed, this, [this](const QString& name) {
-    label_->setText(tr("%1: failed").arg(name));
-  });
-  connect(runner, &JobRunner::cancelled, this, [this](const QString& name) {
-    label_->setText(tr("%1: cancelled").arg(name));
-  });
-  connect(runner, &JobRunner::idle, this, [this] {
+  // Only a finished job leaves a full bar; a failed or cancelled one leaves an empty bar and
+  // no stale "4/4".
+  auto end = [this](const QString& text, bool full) {
+    label_->setText(text);
     bar_->setRange(0, 1000);
-    bar_->setValue(1000);
+    bar_->setValue(full ? 1000 : 0);
+    bar_->setFormat(full ? QStringLiteral("%p%") : QString());
     cancel_->setEnabled(false);
-  });
+  };
+  connect(runner, &JobRunner::finished, this, [end, this](const QString& name) { end(tr("%1: done").arg(name), true); });
+  connect(runner, &JobRunner::failed, this, [end, this](const QString& name) { end(tr("%1: failed").arg(name), false); });
+  connect(runner, &JobRunner::cancelled, this, [end, this](const QString& name) { end(tr("%1: cancelled").arg(name), false); });
+  connect(runner, &JobRunner::idle, this, [this] { cancel_->setEnabled(false); });
 }
 
 QString JobStatusWidget::text() const { return label_->text(); }

@@ -4,16 +4,24 @@
 #include <QApplication>
 #include <QCloseEvent>
 #include <QSettings>
+#include <QDialog>
 #include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QScreen>
+#include <QScrollArea>
+#include <QStackedWidget>
 #include <QStatusBar>
+#include <QTableWidget>
+#include <QVBoxLayout>
 
 #include "calibration_wizard.h"
 #include "comparison_view.h"
+#include "empty_state_page.h"
 #include "engine.h"
 #include "job_runner.h"
 #include "job_status_widget.h"
@@ -21,16 +29,39 @@
 #include "needle_view.h"
 #include "outlier_view.h"
 #include "run_browser.h"
+#include "run_details.h"
 #include "settings_dialog.h"
 #include "studio_settings.h"
 
 namespace skvq::studio {
+namespace {
+// The view a dock shows (inside its scroll area).
+QWidget* dock_view(const QDockWidget* d) {
+  const auto* area = qobject_cast<const QScrollArea*>(d->widget());
+  return area ? area->widget() : d->widget();
+}
+}  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setWindowTitle(tr("SKVQ Studio"));
   runner_ = new JobRunner(this);
   browser_ = new RunBrowser(this);
-  setCentralWidget(browser_);
+  empty_ = new EmptyStatePage(this);
+  central_ = new QStackedWidget(this);
+  auto* emptyScroll = new QScrollArea(this);  // never forces the window taller than the screen
+  emptyScroll->setWidget(empty_);
+  emptyScroll->setWidgetResizable(true);
+  emptyScroll->setFrameShape(QFrame::NoFrame);
+  central_->addWidget(emptyScroll);
+  central_->addWidget(browser_);
+  setCentralWidget(central_);
+  connect(empty_, &EmptyStatePage::openStoreRequested, this, [this] {
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open run store"), QString(),
+                                                      tr("SQLite (*.sqlite *.db);;All files (*)"));
+    if (!path.isEmpty()) openDatabase(path);
+  });
+  connect(empty_, &EmptyStatePage::calibrateRequested, this, &MainWindow::showCalibrationWizard);
+  connect(empty_, &EmptyStatePage::settingsRequested, this, &MainWindow::showSettings);
   outliers_ = new OutlierView(this);
   locality_ = new LocalityView(this);
   needle_ = new NeedleView(this);
@@ -57,8 +88,35 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(locality_, &LocalityView::errorOccurred, this, &MainWindow::showError);
   connect(needle_, &NeedleView::errorOccurred, this, &MainWindow::showError);
   connect(comparison_, &ComparisonView::runAdded, this, [this] { browser_->refresh(); });
-  resize(1500, 950);
+  // 1500x950, or what the screen has room for (1280x720 laptops); a saved geometry wins.
+  const QSize room = screen() ? screen()->availableGeometry().size() * 0.95 : QSize(1500, 950);
+  resize(QSize(1500, 950).boundedTo(room).expandedTo(minimumSizeHint()));
   restoreWindowState();
+  updateCentralPage();
+}
+
+bool MainWindow::showsEmptyState() const { return central_->currentWidget() != browser_; }
+
+void MainWindow::updateCentralPage() {
+  bool empty = true;
+  try {
+    empty = !store_ || (store_->list_models().empty() && store_->list_runs().empty());
+  } catch (const std::exception&) {
+    empty = false;  // the browser reports what it cannot read
+  }
+  const StudioSettings s;
+  empty_->check(s.dataDir(), QString::fromStdString(skvq::models_dir()));
+  central_->setCurrentIndex(empty ? 0 : 1);
+}
+
+void MainWindow::showSettings() {
+  SettingsDialog dialog(this);
+  if (dialog.exec() != QDialog::Accepted) return;
+  StudioSettings s;
+  skvq::set_threads(s.threads());
+  comparison_->setDataDir(s.dataDir());
+  if (!store_ || QString::fromStdString(store_->path()) != s.databasePath()) openDatabase(s.databasePath());
+  updateCentralPage();
 }
 
 void MainWindow::saveWindowState() const {
@@ -107,7 +165,13 @@ QDockWidget* MainWindow::addView(QWidget* view, const QString& title, const QStr
                                  Qt::DockWidgetArea area) {
   auto* dock = new QDockWidget(title, this);
   dock->setObjectName(name);
-  dock->setWidget(view);
+  // In a scroll area: a view taller than the screen (1280x720) scrolls instead of forcing the
+  // window's minimum height past it.
+  auto* scroll = new QScrollArea(dock);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  scroll->setWidget(view);
+  dock->setWidget(scroll);
   addDockWidget(area, dock);
   viewMenu_->addAction(dock->toggleViewAction());
   docks_ << dock;
@@ -136,15 +200,7 @@ void MainWindow::buildMenus() {
   file->addAction(tr("Export runs as &CSV..."), this, [this] { browser_->exportDialog(false); });
   file->addAction(tr("Export runs as &JSON..."), this, [this] { browser_->exportDialog(true); });
   file->addSeparator();
-  file->addAction(tr("&Settings..."), this, [this] {
-    SettingsDialog dialog(this);
-    if (dialog.exec() == QDialog::Accepted) {
-      StudioSettings s;
-      skvq::set_threads(s.threads());
-      comparison_->setDataDir(s.dataDir());
-      if (!store_ || QString::fromStdString(store_->path()) != s.databasePath()) openDatabase(s.databasePath());
-    }
-  });
+  file->addAction(tr("&Settings..."), this, &MainWindow::showSettings);
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);  // closeEvent asks, saves state
   QMenu* tools = menuBar()->addMenu(tr("&Tools"));
   tools->addAction(tr("&Calibrate a model..."), this, &MainWindow::showCalibrationWizard);
@@ -197,11 +253,13 @@ bool MainWindow::openDatabase(const QString& path, bool readOnly) {
   locality_->setStore(store_.get());
   needle_->setStore(store_.get());
   comparison_->setStore(store_.get());
+  updateCentralPage();
   statusBar()->showMessage(tr("Opened %1").arg(path), 5000);
   return true;
 }
 
 void MainWindow::refreshAll() {
+  updateCentralPage();
   browser_->refresh();
   outliers_->refresh();
   locality_->refresh();
@@ -218,7 +276,7 @@ void MainWindow::showError(const QString& title, const QString& message) {
 void MainWindow::openRun(const RunRecord& run) {
   auto raise = [this](QWidget* view) {
     for (QDockWidget* d : docks_)
-      if (d->widget() == view) {
+      if (dock_view(d) == view) {
         d->show();
         d->raise();
       }
@@ -246,9 +304,22 @@ void MainWindow::compareRuns(const RunRecord& a, const RunRecord& b) {
   if (a.kind == "needle") {
     needle_->showRuns(a.id, b.id);
     for (QDockWidget* d : docks_)
-      if (d->widget() == needle_) d->raise();
+      if (dock_view(d) == needle_) d->raise();
   } else {
-    openRun(a);
+    // Every other kind: both runs' identity, params and metrics side by side, B - A per number.
+    auto* dialog = new QDialog(this);
+    dialog->setObjectName("runComparison");
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setWindowTitle(tr("Run %1 vs run %2 (%3)").arg(a.id).arg(b.id).arg(QString::fromStdString(a.kind)));
+    auto* table = new QTableWidget(dialog);
+    table->setObjectName("comparisonTable");
+    table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    const int differ = fill_run_comparison(table, a, b);
+    auto* layout = new QVBoxLayout(dialog);
+    layout->addWidget(new QLabel(tr("%n field(s) differ (bold).", nullptr, differ), dialog));
+    layout->addWidget(table);
+    dialog->resize(760, 560);
+    dialog->show();
   }
 }
 
@@ -258,7 +329,7 @@ void MainWindow::openCalibrationFile(const QString& path) {
     StudioSettings().addRecentFile(path);
     updateRecentMenu();
     for (QDockWidget* d : docks_)
-      if (d->widget() == outliers_) d->raise();
+      if (dock_view(d) == outliers_) d->raise();
   } catch (const std::exception& e) {
     showError(tr("Open calibration"), QString::fromStdString(e.what()));
   }
@@ -306,10 +377,10 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     w->resize(old);
   };
   for (QDockWidget* d : docks_) {
-    QWidget* w = d->widget();
-    d->setWidget(nullptr);
+    auto* area = qobject_cast<QScrollArea*>(d->widget());
+    QWidget* w = area->takeWidget();
     view(w, d->objectName().remove(QStringLiteral("Dock")));
-    d->setWidget(w);
+    area->setWidget(w);
   }
   return written;
 }

@@ -9,10 +9,12 @@
 
 class QDockWidget;
 class QMenu;
+class QStackedWidget;
 
 namespace skvq::studio {
 
 class ComparisonView;
+class EmptyStatePage;
 class JobRunner;
 class JobStatusWidget;
 class LocalityView;
@@ -38,6 +40,10 @@ class MainWindow : public QMainWindow {
   NeedleView* needleView() const { return needle_; }
   ComparisonView* comparisonView() const { return comparison_; }
   JobStatusWidget* jobStatus() const { return status_; }
+  /// The first-start page, shown instead of the run browser while the store holds no runs and
+  /// no models (or none is open).
+  EmptyStatePage* emptyState() const { return empty_; }
+  bool showsEmptyState() const;
   /// Errors go to dialogs unless quiet (tests); the last one is kept.
   void setQuiet(bool quiet) { quiet_ = quiet; }
   QString lastError() const { return lastError_; }
@@ -64,10 +70,14 @@ class MainWindow : public QMainWindow {
  private:
   void buildMenus();
   void updateRecentMenu();
+  void updateCentralPage();
+  void showSettings();
   QDockWidget* addView(QWidget* view, const QString& title, const QString& name, Qt::DockWidgetArea area);
   std::unique_ptr<RunStore> store_;
   JobRunner* runner_;
   RunBrowser* browser_;
+  EmptyStatePage* empty_;
+  QStackedWidget* central_;
   OutlierView* outliers_;
   LocalityView* locality_;
   NeedleView* needle_;

@@ -6,8 +6,12 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QGuiApplication>
+#include <QClipboard>
 #include <QLineEdit>
+#include <QMenu>
 #include <QMessageBox>
+#include <QShortcut>
 #include <QPushButton>
 #include <QSplitter>
 #include <QTableView>
@@ -15,6 +19,7 @@
 #include <QVBoxLayout>
 #include <set>
 
+#include "run_details.h"
 #include "runs_filter_proxy.h"
 #include "runs_table_model.h"
 
@@ -66,11 +71,19 @@ RunBrowser::RunBrowser(QWidget* parent) : QWidget(parent) {
   button(tr("Export JSON..."), "exportJson", [this] { exportDialog(true); });
   buttons->addStretch(1);
 
+  details_ = new RunDetails(this);
+  details_->setMinimumHeight(30);
+  table_->setMinimumHeight(60);  // the splitter, not the pane's size hint, decides (1280x720 screens)
+  auto* tableAndDetails = new QSplitter(Qt::Vertical, this);
+  tableAndDetails->addWidget(table_);
+  tableAndDetails->addWidget(details_);
+  tableAndDetails->setStretchFactor(0, 3);
+  tableAndDetails->setStretchFactor(1, 1);
   auto* right = new QWidget(this);
   auto* rl = new QVBoxLayout(right);
   rl->setContentsMargins(0, 0, 0, 0);
   rl->addLayout(filters);
-  rl->addWidget(table_, 1);
+  rl->addWidget(tableAndDetails, 1);
   rl->addLayout(buttons);
   auto* split = new QSplitter(Qt::Horizontal, this);
   split->addWidget(models_);
@@ -84,10 +97,68 @@ RunBrowser::RunBrowser(QWidget* parent) : QWidget(parent) {
   connect(model_, &QComboBox::currentIndexChanged, this, [this] { proxy_->setModelName(model_->currentData().toString()); });
   connect(text_, &QLineEdit::textChanged, proxy_, &gui::RunsFilterProxy::setConfigText);
   connect(table_, &QTableView::doubleClicked, this, [this] { openSelected(); });
+  connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this] { updateActions(); });
+  auto* del = new QShortcut(QKeySequence::Delete, table_, nullptr, nullptr, Qt::WidgetWithChildrenShortcut);
+  connect(del, &QShortcut::activated, this, [this] { deleteSelected(true); });
+  for (auto key : {Qt::Key_Return, Qt::Key_Enter}) {
+    auto* open = new QShortcut(QKeySequence(key), table_, nullptr, nullptr, Qt::WidgetWithChildrenShortcut);
+    connect(open, &QShortcut::activated, this, [this] { openSelected(); });
+  }
+  connect(proxy_, &QAbstractItemModel::modelReset, this, [this] { updateActions(); });
+  connect(proxy_, &QAbstractItemModel::layoutChanged, this, [this] { updateActions(); });
+  connect(proxy_, &QAbstractItemModel::rowsInserted, this, [this] { updateActions(); });
+  connect(proxy_, &QAbstractItemModel::rowsRemoved, this, [this] { updateActions(); });
+  buildContextMenu();
+  updateActions();
   connect(models_, &QTreeWidget::itemDoubleClicked, this, [this](QTreeWidgetItem* item) {
     const QString path = item->data(0, Qt::UserRole).toString();
     if (!path.isEmpty()) Q_EMIT calibrationActivated(path);
   });
+}
+
+QPushButton* RunBrowser::button(const QString& name) const { return findChild<QPushButton*>(name); }
+
+void RunBrowser::buildContextMenu() {
+  table_->setContextMenuPolicy(Qt::CustomContextMenu);
+  connect(table_, &QWidget::customContextMenuRequested, this, [this](const QPoint& at) {
+    QMenu menu(this);
+    for (const char* name : {"open", "compare", "delete"}) {
+      QPushButton* b = button(QString::fromLatin1(name));
+      QAction* a = menu.addAction(b->text(), b, &QPushButton::click);
+      a->setEnabled(b->isEnabled());
+    }
+    const auto runs = selectedRuns(false);
+    QAction* copy = menu.addAction(tr("Copy configuration"), this, [runs] {
+      QStringList configs;
+      for (const RunRecord& r : runs) configs << QString::fromStdString(r.config);
+      QGuiApplication::clipboard()->setText(configs.join(QLatin1Char('\n')));
+    });
+    copy->setEnabled(!runs.empty());
+    menu.addSeparator();
+    menu.addAction(tr("Export CSV..."), this, [this] { exportDialog(false); });
+    menu.addAction(tr("Export JSON..."), this, [this] { exportDialog(true); });
+    menu.exec(table_->viewport()->mapToGlobal(at));
+  });
+}
+
+void RunBrowser::updateActions() {
+  const auto runs = selectedRuns(false);
+  const bool readOnly = store_ && store_->read_only();
+  auto set = [this](const char* name, bool enabled, const QString& why) {
+    QPushButton* b = button(QString::fromLatin1(name));
+    b->setEnabled(enabled);
+    b->setToolTip(enabled ? QString() : why);
+  };
+  set("open", runs.size() == 1, tr("Select one run to open it in its view."));
+  const bool pair = runs.size() == 2 && runs[0].kind == runs[1].kind;
+  set("compare", pair, tr("Select two runs of the same kind (Ctrl+click) to compare them side by side."));
+  set("delete", !runs.empty() && !readOnly,
+      readOnly ? tr("The run store is open read-only.") : tr("Select the runs to delete."));
+  const bool any = visibleRows() > 0;
+  set("exportCsv", any, tr("No runs to export."));
+  set("exportJson", any, tr("No runs to export."));
+  const QString model = runs.size() == 1 ? runsModel_->modelName(runs[0].model_id) : QString();
+  details_->showRun(runs.size() == 1 ? &runs[0] : nullptr, model);
 }
 
 void RunBrowser::setStore(RunStore* store) {
@@ -133,6 +204,7 @@ void RunBrowser::refresh() {
   runsModel_->setRuns(std::move(runs), names);
   proxy_->setModelName(model_->currentData().toString());
   table_->resizeColumnsToContents();
+  updateActions();
 }
 
 int RunBrowser::visibleRows() const { return proxy_->rowCount(); }

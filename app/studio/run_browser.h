@@ -8,6 +8,7 @@
 
 class QComboBox;
 class QLineEdit;
+class QPushButton;
 class QTableView;
 class QTreeWidget;
 
@@ -17,6 +18,8 @@ class RunsFilterProxy;
 }
 
 namespace skvq::studio {
+
+class RunDetails;
 
 class RunBrowser : public QWidget {
   Q_OBJECT
@@ -32,6 +35,10 @@ class RunBrowser : public QWidget {
   void setConfigFilter(const QString& text);
   QTableView* table() const { return table_; }
   QTreeWidget* models() const { return models_; }
+  RunDetails* details() const { return details_; }
+  /// The buttons by object name ("open", "compare", "delete", ...): enabled only when their
+  /// action can run, with a tooltip saying why not.
+  QPushButton* button(const QString& name) const;
   int visibleRows() const;
 
  public Q_SLOTS:
@@ -48,7 +55,10 @@ class RunBrowser : public QWidget {
   void storeChanged();
 
  private:
+  void buildContextMenu();
+  void updateActions();
   RunStore* store_ = nullptr;
+  RunDetails* details_;
   QTreeWidget* models_;
   QComboBox* kind_;
   QComboBox* model_;

@@ -2,6 +2,7 @@
 // the widgets show the stored numbers and react to their controls.
 #include <QtTest/QtTest>
 #include <QComboBox>
+#include <QDialog>
 #include <QDockWidget>
 #include <QCryptographicHash>
 #include <QLineEdit>
@@ -22,6 +23,8 @@
 #include "job_status_widget.h"
 #include "locality_view.h"
 #include "main_window.h"
+#include "empty_state_page.h"
+#include "run_details.h"
 #include "needle_view.h"
 #include "outlier_view.h"
 #include "run_browser.h"
@@ -87,6 +90,80 @@ class TestGuiViews : public QObject {
     // Sorting by id descending puts the newest run first.
     b->table()->sortByColumn(0, Qt::DescendingOrder);
     QCOMPARE(b->table()->model()->index(0, 0).data().toLongLong(), static_cast<qlonglong>(runs.front().id > runs.back().id ? runs.front().id : runs.back().id));
+  }
+
+  void runDetailsActionsAndSideBySideComparison() {
+    RunBrowser* b = window_->runBrowser();
+    b->setKindFilter("ppl");
+    b->table()->sortByColumn(0, Qt::AscendingOrder);
+    b->table()->clearSelection();
+    QVERIFY(!b->button("open")->isEnabled());
+    QVERIFY(b->button("compare")->toolTip().contains("two runs"));
+    b->table()->selectRow(0);
+    const auto one = b->selectedRuns(false);
+    QCOMPARE(one.size(), size_t{1});
+    QVERIFY(b->button("open")->isEnabled());
+    QVERIFY(!b->button("compare")->isEnabled());
+    // The details pane shows the run's metrics formatted, not raw JSON.
+    const QString details = b->details()->toPlainText();
+    QVERIFY2(details.contains(QString("Run %1").arg(one[0].id)), qPrintable(details));
+    QVERIFY2(details.contains(format_value(one[0].metrics["ppl"])), qPrintable(details));
+    QVERIFY(details.contains("ctx_len"));
+    QVERIFY(!details.contains("{\""));
+    b->table()->selectionModel()->select(b->table()->model()->index(1, 0),
+                                         QItemSelectionModel::Select | QItemSelectionModel::Rows);
+    const auto two = b->selectedRuns(false);
+    QCOMPARE(two.size(), size_t{2});
+    QVERIFY(b->button("compare")->isEnabled());
+    // Compare two of a kind without its own view: fields side by side, B - A for numbers.
+    window_->compareRuns(two[0], two[1]);
+    auto* dialog = window_->findChild<QDialog*>("runComparison");
+    QVERIFY(dialog);
+    auto* table = dialog->findChild<QTableWidget*>("comparisonTable");
+    bool found = false;
+    for (int r = 0; r < table->rowCount(); ++r)
+      if (table->item(r, 0)->text() == "metrics.ppl") {
+        found = true;
+        QCOMPARE(table->item(r, 3)->text().toDouble(),
+                 QString::number(two[1].metrics["ppl"].get<double>() - two[0].metrics["ppl"].get<double>(), 'g', 6).toDouble());
+        QVERIFY(table->item(r, 0)->font().bold());
+      }
+    QVERIFY(found);
+    dialog->close();
+    b->setKindFilter("");
+  }
+
+  void firstStartShowsWhatToDo() {
+    QVERIFY(!window_->showsEmptyState());  // the fixture store has runs
+    const QString dir = QString::fromStdString(test::temp_dir("gui-empty-store"));
+    MainWindow w;
+    w.setQuiet(true);
+    QVERIFY(w.openDatabase(QDir(dir).filePath("new.sqlite")));
+    QVERIFY(w.showsEmptyState());
+    const QString checks = w.emptyState()->checkText();
+    QVERIFY2(checks.contains("stories260K.bin"), qPrintable(checks));
+    QVERIFY2(checks.contains("SmolLM2-135M-Instruct"), qPrintable(checks));
+    QVERIFY(w.openDatabase(test::gui_fixture().db, true));
+    QVERIFY(!w.showsEmptyState());
+  }
+
+  void statusBarAfterFailureAndCancelIsEmpty() {
+    JobRunner runner;
+    JobStatusWidget status(&runner);
+    QSignalSpy idle(&runner, &JobRunner::idle);
+    QVERIFY(runner.start("fails", [](ProgressFn p, CancelFlag) -> QVariant {
+      p(4, 4);
+      throw std::runtime_error("broken");
+    }));
+    QVERIFY(idle.wait(10000));
+    QCOMPARE(status.progressValue(), 0);
+    QVERIFY(status.text().contains("failed"));
+    QVERIFY(runner.start("works", [](ProgressFn p, CancelFlag) -> QVariant {
+      p(2, 2);
+      return 1;
+    }));
+    QVERIFY(idle.wait(10000));
+    QCOMPARE(status.progressValue(), 1000);
   }
 
   void outlierViewShowsChannelsAndErrors() {
@@ -217,7 +294,10 @@ class TestGuiViews : public QObject {
     {
       MainWindow a;
       a.setQuiet(true);
-      a.resize(1100, 700);
+      // Fits a 1280x720 screen with room for a panel and the title bar.
+      QVERIFY2(a.minimumSizeHint().height() <= 640 && a.minimumSizeHint().width() <= 1280,
+               qPrintable(QString("%1x%2").arg(a.minimumSizeHint().width()).arg(a.minimumSizeHint().height())));
+      a.resize(1100, 640);
       a.show();
       QVERIFY(QTest::qWaitForWindowExposed(&a));
       a.findChild<QDockWidget*>("needleDock")->hide();
@@ -229,7 +309,7 @@ class TestGuiViews : public QObject {
       b.setQuiet(true);
       QVERIFY(b.findChild<QDockWidget*>("needleDock")->isHidden());
       QVERIFY(!b.findChild<QDockWidget*>("outlierDock")->isHidden());
-      QCOMPARE(b.size(), QSize(1100, 700));
+      QCOMPARE(b.size(), QSize(1100, 640));
       QCOMPARE(b.comparisonView()->yAxisBox()->currentIndex(), 2);
       const QString about = b.aboutText();
       QVERIFY2(about.contains(QString("Qt ") + qVersion()), qPrintable(about));
