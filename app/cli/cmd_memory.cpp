@@ -8,20 +8,13 @@
 
 #include "commands.h"
 #include "skvq/error.h"
+#include "skvq/eval_inputs.h"
 #include "skvq/memory.h"
 #include "skvq/quant_config.h"
 
 namespace skvq::cli {
 namespace {
 namespace fs = std::filesystem;
-
-std::string model_name(const std::string& path) {
-  fs::path p = fs::path(path).lexically_normal();
-  if (p.filename().empty()) p = p.parent_path();  // "dir/"
-  if (fs::is_directory(p)) return p.filename().string();
-  if (p.filename() == "config.json" && p.has_parent_path()) return p.parent_path().filename().string();
-  return p.stem().string();
-}
 
 std::string num(double v, int decimals) {
   char buf[64];
@@ -92,7 +85,7 @@ void add_memory_command(CLI::App& app) {
       configs.push_back(QuantConfig::parse(q));
     if (o->ctx && *o->ctx < 0) throw skvq::ConfigError("--ctx must be a non-negative number of tokens");
     if (o->budget_gib && !(*o->budget_gib >= 0)) throw skvq::ConfigError("--budget-gib must be a non-negative number");
-    const std::string name = model_name(o->model);
+    const std::string name = model_display_name(o->model);
     const nlohmann::json report = memory_report(model, name, configs, o->budget_gib, o->ctx);
     if (o->json) {
       std::cout << report.dump(2) << "\n";

@@ -19,6 +19,7 @@
 #include "needle_view.h"
 #include "outlier_view.h"
 #include "run_browser.h"
+#include "run_menu.h"
 #include "settings_dialog.h"
 #include "studio_settings.h"
 
@@ -110,6 +111,7 @@ void MainWindow::buildMenus() {
   tools->addAction(tr("&Calibrate a model..."), this, &MainWindow::showCalibrationWizard);
   tools->addAction(tr("&Refresh"), QKeySequence::Refresh, this, &MainWindow::refreshAll);
   tools->addAction(tr("Cancel current &job"), runner_, &JobRunner::cancel);
+  add_run_menu(*this);
   viewMenu_ = menuBar()->addMenu(tr("&View"));
   updateRecentMenu();
 }
