@@ -152,6 +152,21 @@ class TestGuiForms : public QObject {
     QCOMPARE(static_cast<int>(store_->list_runs().size()), runsBefore);
   }
 
+  // A store opened read-only is never written: a valid form refuses to start and says why.
+  void readOnlyStoreRefusesTheJob() {
+    const QString db = test::copy_of_fixture_db("gui-forms-read-only");
+    MainWindow w;
+    w.setQuiet(true);
+    QVERIFY(w.openDatabase(db, true));
+    NeedleForm* f = needle_form(w);
+    setText(f, "configs", "k4-v4-g16-sink4-fp8");
+    QVERIFY(f->validate());
+    QVERIFY(!f->launch());
+    QVERIFY(!w.jobRunner()->isBusy());
+    QVERIFY2(f->statusText().contains("read-only") && f->statusText().contains(db), qPrintable(f->statusText()));
+    QDir(QFileInfo(db).absolutePath()).removeRecursively();
+  }
+
   void needleFormRunsGridAndOpensIt() {
     NeedleForm* f = needle_form(*window_);
     setText(f, "model", model());
@@ -310,6 +325,27 @@ class TestGuiForms : public QObject {
     setText(m, "configs", "fp16");
     QVERIFY(m->launch());
     QCOMPARE(cell(0, MemoryPlanner::BytesPerToken), 2.0 * 30 * 3 * 64 * 2);
+  }
+
+  // Every form fits a 1280x720 screen at its preferred size with the main window at that size
+  // (checked under Xvfb too); with SKVQ_SCREENSHOT_DIR set each is saved there as PNG.
+  void formsFitA1280x720Screen() {
+    window_->resize(1280, 720);
+    const QString shots = qEnvironmentVariable("SKVQ_SCREENSHOT_DIR");
+    std::vector<RunForm*> forms{needle_form(*window_), locality_form(*window_), longbench_form(*window_),
+                                batch_form(*window_), memory_planner(*window_)};
+    for (RunForm* f : forms) {
+      f->show();
+      QVERIFY(QTest::qWaitForWindowExposed(f));
+      QVERIFY2(f->minimumSizeHint().width() <= 1280 && f->minimumSizeHint().height() <= 720, qPrintable(f->objectName()));
+      QVERIFY2(f->width() <= 1280 && f->height() <= 720, qPrintable(f->objectName()));
+      QVERIFY2(f->width() >= f->minimumSizeHint().width() && f->height() >= f->minimumSizeHint().height(),
+               qPrintable(QStringLiteral("%1 is %2x%3, needs %4x%5").arg(f->objectName()).arg(f->width()).arg(f->height())
+                              .arg(f->minimumSizeHint().width()).arg(f->minimumSizeHint().height())));
+      if (!shots.isEmpty()) QVERIFY(f->grab().save(QDir(shots).filePath(f->objectName() + ".png")));
+      f->hide();
+    }
+    if (!shots.isEmpty()) QVERIFY(!window_->saveScreenshots(shots).isEmpty());
   }
 
   void cleanupTestCase() {
