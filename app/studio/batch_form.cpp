@@ -16,10 +16,11 @@ BatchForm::BatchForm(JobRunner* runner, QWidget* parent) : RunForm(runner, tr("B
   log_ = new QPlainTextEdit(this);
   log_->setObjectName("log");
   log_->setReadOnly(true);
+  log_->setLineWrapMode(QPlainTextEdit::NoWrap);  // the comparison table stays aligned
   log_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
   log_->setPlaceholderText(tr("The plan shows here once the file is checked, the comparison table once it ran."));
   body()->addWidget(log_);
-  resize(720, 520);
+  resize(820, 520);
 }
 
 bool BatchForm::checkFields() {

@@ -23,6 +23,7 @@ LocalityForm::LocalityForm(JobRunner* runner, QWidget* parent)
   calibration_->setPlaceholderText(tr("default: statistics of the text itself"));
   sinks_ = addLine(tr("Sink sizes S:"), "sinks", QStringLiteral("1,5,10"));
   windows_ = addLine(tr("Window sizes W:"), "windows", QStringLiteral("16,32,64,128"));
+  resize(680, sizeHint().height());
 }
 
 void LocalityForm::setDataDir(const QString& dir) {

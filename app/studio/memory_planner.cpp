@@ -78,12 +78,22 @@ bool MemoryPlanner::launch() {
   }
   fill();
   const double weights = report_["weights_bytes"].get<double>();
-  setStatus(tr("%1: %2 parameters, float16 weights %3 MiB, float16 KV cache %4 bytes per token.")
+  QString budget;
+  if (report_.contains("budget_gib"))
+    budget = budgetLeftMiB() > 0 ? tr(" Budget: %1 MiB left for the cache.").arg(budgetLeftMiB(), 0, 'f', 2)
+                                 : tr(" Budget: the float16 weights alone do not fit.");
+  setStatus(tr("%1: %2 parameters, float16 weights %3 MiB, float16 KV cache %4 bytes per token.%5")
                 .arg(QString::fromStdString(report_["model"].get<std::string>()))
                 .arg(report_["num_parameters"].get<qint64>())
                 .arg(weights / kMiB, 0, 'f', 2)
-                .arg(report_["fp16_kv_bytes_per_token"].get<qint64>()));
+                .arg(report_["fp16_kv_bytes_per_token"].get<qint64>())
+                .arg(budget));
   return true;
+}
+
+double MemoryPlanner::budgetLeftMiB() const {
+  if (!report_.contains("budget_gib")) return 0;
+  return (report_["budget_gib"].get<double>() * 1024.0 * kMiB - report_["weights_bytes"].get<double>()) / kMiB;
 }
 
 void MemoryPlanner::fill() {
@@ -123,10 +133,9 @@ void MemoryPlanner::fill() {
     plot_->addCurve(QString::fromStdString(rows[i]["config"].get<std::string>()), x, mib,
                     gui::cluster_colour(static_cast<int>(i)));
   }
-  if (report_.contains("budget_gib")) {
-    const double left = (report_["budget_gib"].get<double>() * 1024.0 * kMiB - report_["weights_bytes"].get<double>()) / kMiB;
-    plot_->addCurve(tr("budget left for the cache"), {x.front(), x.back()}, {left, left}, QColor(120, 120, 120));
-  }
+  if (budgetLeftMiB() > 0)
+    plot_->addCurve(tr("budget left for the cache"), {x.front(), x.back()}, {budgetLeftMiB(), budgetLeftMiB()},
+                    QColor(120, 120, 120));
   plot_->rescale();
 }
 

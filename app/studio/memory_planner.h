@@ -38,6 +38,8 @@ class MemoryPlanner : public RunForm {
 
  private:
   void fill();
+  /// Budget minus the float16 weights in MiB (0 without a budget; negative when they do not fit).
+  double budgetLeftMiB() const;
   QLineEdit* model_;
   QLineEdit* configs_;
   QDoubleSpinBox* budget_;

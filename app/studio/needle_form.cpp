@@ -23,6 +23,7 @@ NeedleForm::NeedleForm(JobRunner* runner, QWidget* parent)
   maxNew_->setRange(1, 4096);
   maxNew_->setValue(32);
   addField(tr("Answer tokens:"), maxNew_);
+  resize(680, sizeHint().height());
 }
 
 bool NeedleForm::checkFields() {

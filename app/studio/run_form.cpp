@@ -56,13 +56,14 @@ RunForm::RunForm(JobRunner* runner, const QString& title, QWidget* parent) : QDi
   if (!runner_) {
     cancel_->hide();
     bar_->hide();
+    row->insertStretch(1, 1);
   }
   connect(start_, &QPushButton::clicked, this, [this] { launch(); });
   connect(cancel_, &QPushButton::clicked, this, [this] {
     if (runner_) runner_->cancel();
   });
   connect(close, &QPushButton::clicked, this, &QDialog::hide);
-  resize(640, 420);
+  setMinimumWidth(600);
 }
 
 void RunForm::setStorePath(const QString& db, bool readOnly) {

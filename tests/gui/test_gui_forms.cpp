@@ -325,6 +325,10 @@ class TestGuiForms : public QObject {
     setText(m, "configs", "fp16");
     QVERIFY(m->launch());
     QCOMPARE(cell(0, MemoryPlanner::BytesPerToken), 2.0 * 30 * 3 * 64 * 2);
+    // Its 256 MiB of float16 weights do not fit the 0.001 GiB budget: no context, no budget line.
+    QCOMPARE(cell(0, MemoryPlanner::MaxContext), 0.0);
+    QCOMPARE(m->plot()->curveCount(), 1);
+    QVERIFY2(m->statusText().contains("do not fit"), qPrintable(m->statusText()));
   }
 
   // Every form fits a 1280x720 screen at its preferred size with the main window at that size
@@ -345,6 +349,16 @@ class TestGuiForms : public QObject {
       if (!shots.isEmpty()) QVERIFY(f->grab().save(QDir(shots).filePath(f->objectName() + ".png")));
       f->hide();
     }
+    // The needle form with inline errors still fits.
+    NeedleForm* needle = needle_form(*window_);
+    setText(needle, "configs", "k9-v2-g16-reorder");
+    setText(needle, "haystack", "/nonexistent/essays");
+    needle->show();
+    QVERIFY(QTest::qWaitForWindowExposed(needle));
+    QVERIFY(!needle->launch());
+    QVERIFY(needle->height() <= 720);
+    if (!shots.isEmpty()) QVERIFY(needle->grab().save(QDir(shots).filePath("needleFormErrors.png")));
+    needle->hide();
     if (!shots.isEmpty()) QVERIFY(!window_->saveScreenshots(shots).isEmpty());
   }
 
