@@ -71,7 +71,7 @@ void add_memory_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("memory", "KV-cache memory per configuration: bytes per token, "
                                            "cache size at a context, longest context in a budget");
-  cmd->add_option("--model", o->model, "Hugging Face directory, its config.json, or a llama2.c .bin")
+  cmd->add_option("--model", o->model, "Hugging Face directory, its config.json, a GGUF file or a llama2.c .bin")
       ->required();
   cmd->add_option("--quant", o->quant, "configurations, e.g. fp16 k2-v2-g128-w128-sink5-fp8 (default: fp16)")
       ->expected(1, -1);
