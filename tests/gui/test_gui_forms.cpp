@@ -7,6 +7,7 @@
 #include <QLineEdit>
 #include <QMenuBar>
 #include <QPlainTextEdit>
+#include <QPushButton>
 #include <QSpinBox>
 #include <QDoubleSpinBox>
 #include <QTableView>
@@ -194,6 +195,27 @@ class TestGuiForms : public QObject {
     QCOMPARE(v->heatmapB()->value(0, 0), store_->item(ids[1], "L256_D50.0")->data["rougeL_f"].get<double>());
     QCOMPARE(selectedRun(*window_), ids[1]);
     QVERIFY(f->statusText().contains(QString::number(ids[1])));
+  }
+
+  // Cancel (the form's button, set before the worker gets past loading the model) ends the job
+  // with no finished run and the form says so.
+  void cancelEndsTheJobWithoutADoneRun() {
+    NeedleForm* f = needle_form(*window_);
+    setText(f, "configs", "k3-v3-g16-sink4");
+    setText(f, "lengths", "256,384");
+    setText(f, "depths", "0,25,50,75,100");
+    QSignalSpy idle(window_->jobRunner(), &JobRunner::idle);
+    QSignalSpy stored(f, &RunForm::runsStored);
+    QVERIFY(f->launch());
+    auto* cancel = f->findChild<QPushButton*>("cancel");
+    QVERIFY(cancel->isEnabled());
+    cancel->click();
+    QVERIFY(idle.wait(120000));
+    QCOMPARE(stored.count(), 0);
+    QVERIFY2(f->statusText().startsWith("Cancelled"), qPrintable(f->statusText()));
+    QVERIFY(!cancel->isEnabled());
+    for (const RunRecord& r : store_->list_runs())
+      QVERIFY2(!(r.config == "k3-v3-g16-sink4" && r.status == "done"), r.status.c_str());
   }
 
   void localityFormRunsAnalysisAndOpensIt() {
