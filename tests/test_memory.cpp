@@ -198,6 +198,20 @@ TEST(Memory, ModelConfigFromPath) {
   EXPECT_THROW(skvq::model_config_from_path(dir + "/nope.json"), skvq::FileError);
 }
 
+// A GGUF file is read from its metadata: SmolLM2-135M (30 layers, 3 KV heads, head_dim 64)
+// holds 2 bytes * 30 * 2 (K, V) * 3 * 64 = 23040 bytes per token at float16 (data README).
+TEST(Memory, ModelConfigFromGguf) {
+  const std::string path = skvq::test::smollm2_model();
+  if (!fs::exists(path)) {
+    if (skvq::test::models_required()) FAIL() << path << " is missing (scripts/fetch-models.sh)";
+    GTEST_SKIP() << path << " is missing";
+  }
+  const auto c = skvq::model_config_from_path(path);
+  EXPECT_EQ(c.num_hidden_layers, 30);
+  EXPECT_EQ(c.kv_bytes_per_token(2), 23040);
+  EXPECT_EQ(skvq::kv_cache_bytes(c, QuantConfig::parse("fp16"), 100), 2304000);
+}
+
 TEST(Memory, ReportJson) {
   auto j = skvq::memory_report(llama2_7b(), "llama-2-7b",
                                {QuantConfig::parse("fp16"), QuantConfig::parse("k2-v2-g128-w128-sink5-fp8")},

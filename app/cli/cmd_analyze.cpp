@@ -12,6 +12,7 @@
 #include "skvq/analyze.h"
 #include "skvq/calibration.h"
 #include "skvq/error.h"
+#include "skvq/eval_inputs.h"
 #include "skvq/model.h"
 #include "skvq/needle.h"
 #include "skvq/run_store.h"
@@ -51,28 +52,9 @@ void add_analyze_command(CLI::App& app) {
       calib_id = register_calibration(store, model_id, *calib, o->calib);
     }
     const int64_t limit = o->max_tokens > 0 ? o->max_tokens : w.config.max_position_embeddings;
-    // Enough bytes for `limit` tokens with room to spare; grown when the text is dense.
-    int64_t bytes = std::max<int64_t>(4096, limit * 16);
-    std::vector<int32_t> tokens;
-    for (;;) {
-      std::string text = read_text(o->text, bytes);
-      tokens = tok->encode(text, true);
-      if (static_cast<int64_t>(tokens.size()) > limit || static_cast<int64_t>(text.size()) < bytes) break;
-      bytes *= 2;
-    }
-    if (static_cast<int64_t>(tokens.size()) > limit) tokens.resize(limit);
-    QuantConfig config;
-    if (o->quant.empty()) {
-      QuantConfig none;
-      int64_t g = analysis_group_size(none, w.config.kv_channels());
-      // With a calibration, use a group size it has clusters for.
-      if (calib && std::find(calib->group_sizes.begin(), calib->group_sizes.end(), g) == calib->group_sizes.end() &&
-          !calib->group_sizes.empty())
-        g = calib->group_sizes.front();
-      config = QuantConfig::parse("k2-v2-g" + std::to_string(g) + "-reorder-clip-sink5");
-    } else {
-      config = QuantConfig::parse(o->quant);
-    }
+    const std::vector<int32_t> tokens = leading_text_tokens(*tok, o->text, limit);
+    const QuantConfig config = o->quant.empty() ? default_analyze_config(w.config.kv_channels(), calib ? &*calib : nullptr)
+                                                : QuantConfig::parse(o->quant);
     AnalyzeOptions opt;
     opt.sinks = parse_list<int64_t>(o->sinks, "--sinks");
     opt.windows = parse_list<int64_t>(o->windows, "--windows");

@@ -8,6 +8,7 @@
 #include "progress.h"
 #include "skvq/calibration.h"
 #include "skvq/error.h"
+#include "skvq/eval_inputs.h"
 #include "skvq/longbench.h"
 #include "skvq/model.h"
 #include "skvq/needle.h"
@@ -41,22 +42,10 @@ void add_longbench_command(CLI::App& app) {
   cmd->callback([o] {
     auto cancel = install_cancel_handler();
     parse_chat_template_option(o->opt.chat_template, "");  // an unknown name fails before any work
-    TaskTable tasks = builtin_task_table();
-    if (!o->tasks_file.empty())
-      for (auto& [name, spec] : load_task_table(o->tasks_file)) tasks[name] = spec;
-    std::vector<EvalSample> samples;
-    std::map<std::string, int64_t> offsets;
-    std::string data_path, hashes;
-    int64_t skipped = 0;
-    for (const auto& f : o->data) {
-      auto got = load_eval_jsonl(f, &offsets);
-      skipped += got.skipped_empty_lines;
-      for (auto& s : got.samples) samples.push_back(std::move(s));
-      data_path += (data_path.empty() ? "" : ",") + f;
-      hashes += sha256_file(f);
-    }
+    const TaskTable tasks = task_table_with(o->tasks_file);
+    const EvalData data = load_eval_files(o->data);
+    const int64_t skipped = data.skipped_empty_lines;
     if (skipped > 0) std::fprintf(stderr, "skvq longbench: skipped %lld empty lines\n", static_cast<long long>(skipped));
-    if (samples.empty()) throw ConfigError("longbench: the data files hold no samples");
     std::vector<QuantConfig> configs;
     for (const auto& q : o->quant) configs.push_back(QuantConfig::parse(q));
 
@@ -72,8 +61,8 @@ void add_longbench_command(CLI::App& app) {
       calib_id = register_calibration(store, model_id, *calib, o->calib);
     }
     Model model(std::move(w));
-    auto runs = run_longbench(model, *tok, configs, calib ? &*calib : nullptr, store, model_id, calib_id, samples,
-                              tasks, data_path, sha256_hex(hashes), o->opt,
+    auto runs = run_longbench(model, *tok, configs, calib ? &*calib : nullptr, store, model_id, calib_id, data.samples,
+                              tasks, data.data_path, data.data_sha256, o->opt,
                               [](int64_t done, int64_t total) { draw_progress("longbench", done, total, "samples"); },
                               cancel);
     end_progress();

@@ -8,20 +8,13 @@
 
 #include "commands.h"
 #include "skvq/error.h"
+#include "skvq/eval_inputs.h"
 #include "skvq/memory.h"
 #include "skvq/quant_config.h"
 
 namespace skvq::cli {
 namespace {
 namespace fs = std::filesystem;
-
-std::string model_name(const std::string& path) {
-  fs::path p = fs::path(path).lexically_normal();
-  if (p.filename().empty()) p = p.parent_path();  // "dir/"
-  if (fs::is_directory(p)) return p.filename().string();
-  if (p.filename() == "config.json" && p.has_parent_path()) return p.parent_path().filename().string();
-  return p.stem().string();
-}
 
 std::string num(double v, int decimals) {
   char buf[64];
@@ -78,7 +71,7 @@ void add_memory_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("memory", "KV-cache memory per configuration: bytes per token, "
                                            "cache size at a context, longest context in a budget");
-  cmd->add_option("--model", o->model, "Hugging Face directory, its config.json, or a llama2.c .bin")
+  cmd->add_option("--model", o->model, "Hugging Face directory, its config.json, a GGUF file or a llama2.c .bin")
       ->required();
   cmd->add_option("--quant", o->quant, "configurations, e.g. fp16 k2-v2-g128-w128-sink5-fp8 (default: fp16)")
       ->expected(1, -1);
@@ -92,7 +85,7 @@ void add_memory_command(CLI::App& app) {
       configs.push_back(QuantConfig::parse(q));
     if (o->ctx && *o->ctx < 0) throw skvq::ConfigError("--ctx must be a non-negative number of tokens");
     if (o->budget_gib && !(*o->budget_gib >= 0)) throw skvq::ConfigError("--budget-gib must be a non-negative number");
-    const std::string name = model_name(o->model);
+    const std::string name = model_display_name(o->model);
     const nlohmann::json report = memory_report(model, name, configs, o->budget_gib, o->ctx);
     if (o->json) {
       std::cout << report.dump(2) << "\n";

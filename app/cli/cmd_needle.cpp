@@ -12,6 +12,7 @@
 #include "progress.h"
 #include "skvq/calibration.h"
 #include "skvq/error.h"
+#include "skvq/eval_inputs.h"
 #include "skvq/model.h"
 #include "skvq/needle.h"
 #include "skvq/run_store.h"
@@ -83,17 +84,7 @@ void add_needle_command(CLI::App& app) {
       std::cerr << "warning: the model's chat template is not a known family; prompts are plain text "
                    "(--chat-template NAME to choose one)\n";
     if (opt.haystack_dir.empty()) opt.haystack_dir = data_path("text/needle/PaulGrahamEssays");
-    if (o->buffer >= 0) {
-      opt.buffer_tokens = o->buffer;
-    } else {
-      // Default: the protocol's ~200 tokens (an eighth of a short context), but never less than
-      // the prompt template with the question (inside the chat template, when one is applied)
-      // plus the answer, so a cell's prompt and answer fit in its context length.
-      const std::string shell = needle_prompt_text(opt, *tok, "");
-      // (+8: the text at the joins of template, haystack and needle can tokenize a little longer)
-      const int64_t overhead = static_cast<int64_t>(tok->encode(shell, true).size()) + opt.max_new_tokens + 8;
-      opt.buffer_tokens = std::max<int64_t>(std::min<int64_t>(200, mc.max_position_embeddings / 8), overhead);
-    }
+    opt.buffer_tokens = o->buffer >= 0 ? o->buffer : default_needle_buffer(opt, *tok, mc.max_position_embeddings);
     if (!o->lengths.empty()) {
       opt.context_lengths = parse_list<int64_t>(o->lengths, "--lengths");
     } else if (o->min_len > 0 && o->max_len > 0 && o->len_steps > 0) {

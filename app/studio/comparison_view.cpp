@@ -319,6 +319,17 @@ bool ComparisonView::selectRun(qint64 runId) {
   return false;
 }
 
+bool ComparisonView::showRun(qint64 runId) {
+  const std::optional<RunRecord> run = store_ ? store_->get_run(runId) : std::nullopt;
+  if (!run) return false;
+  refresh();
+  const int m = model_->findData(qlonglong(run->model_id));
+  if (m >= 0 && m != model_->currentIndex()) model_->setCurrentIndex(m);
+  const int g = settings_->findData(QString::fromStdString(settings_key(*run)));
+  if (g >= 0 && g != settings_->currentIndex()) settings_->setCurrentIndex(g);
+  return selectRun(runId);
+}
+
 bool ComparisonView::evaluate() {
   QSettings().setValue(QStringLiteral("comparison/config"), config_->text().trimmed());
   return startEvaluation(config_->text().trimmed());
@@ -359,13 +370,7 @@ bool ComparisonView::startEvaluation(const QString& config) {
   baseline_->setEnabled(false);
   auto* ctx = new QObject(this);
   connect(runner_, &JobRunner::finished, ctx, [this](const QString&, const QVariant& result) {
-    refresh();
-    for (const RunRecord& r : runs_)
-      if (r.id == result.toLongLong()) {
-        const int g = settings_->findData(QString::fromStdString(settings_key(r)));
-        if (g >= 0 && g != settings_->currentIndex()) settings_->setCurrentIndex(g);
-      }
-    selectRun(result.toLongLong());
+    showRun(result.toLongLong());
     Q_EMIT runAdded(result.toLongLong());
   });
   connect(runner_, &JobRunner::failed, ctx, [this, req](const QString&, const QString& message) {

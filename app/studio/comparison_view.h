@@ -46,6 +46,9 @@ class ComparisonView : public QWidget {
   const std::vector<ComparisonRow>& rows() const { return rows_; }
   /// Selects the row of `runId` in the table and marks it on the plots; false if not shown.
   bool selectRun(qint64 runId);
+  /// Refreshes, switches to the settings group of run `runId` and selects it; false if the run
+  /// is not a done ppl/peer run of a model in the store.
+  bool showRun(qint64 runId);
   qint64 selectedRun() const;
   QTableWidget* table() const { return table_; }
   QComboBox* settingsBox() const { return settings_; }

@@ -30,6 +30,7 @@
 #include "outlier_view.h"
 #include "run_browser.h"
 #include "run_details.h"
+#include "run_menu.h"
 #include "settings_dialog.h"
 #include "studio_settings.h"
 
@@ -206,6 +207,7 @@ void MainWindow::buildMenus() {
   tools->addAction(tr("&Calibrate a model..."), this, &MainWindow::showCalibrationWizard);
   tools->addAction(tr("&Refresh"), QKeySequence::Refresh, this, &MainWindow::refreshAll);
   tools->addAction(tr("Cancel current &job"), QKeySequence(Qt::Key_Escape), runner_, &JobRunner::cancel);
+  add_run_menu(*this);
   viewMenu_ = menuBar()->addMenu(tr("&View"));
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("&About SKVQ Studio"), this, [this] { QMessageBox::about(this, tr("About SKVQ Studio"), aboutText()); });
@@ -273,14 +275,16 @@ void MainWindow::showError(const QString& title, const QString& message) {
   if (!quiet_) QMessageBox::critical(this, title, message);
 }
 
+void MainWindow::raiseView(QWidget* view) {
+  for (QDockWidget* d : docks_)
+    if (dock_view(d) == view) {
+      d->show();
+      d->raise();
+    }
+}
+
 void MainWindow::openRun(const RunRecord& run) {
-  auto raise = [this](QWidget* view) {
-    for (QDockWidget* d : docks_)
-      if (dock_view(d) == view) {
-        d->show();
-        d->raise();
-      }
-  };
+  auto raise = [this](QWidget* view) { raiseView(view); };
   if (run.kind == "analyze") {
     outliers_->showRun(run.id);
     locality_->showRun(run.id);
@@ -288,8 +292,8 @@ void MainWindow::openRun(const RunRecord& run) {
   } else if (run.kind == "needle") {
     needle_->showRuns(run.id);
     raise(needle_);
-  } else if (run.kind == "ppl") {
-    comparison_->refresh();
+  } else if (run.kind == "ppl" || run.kind == "peer") {
+    comparison_->showRun(run.id);
     raise(comparison_);
   } else {
     QMessageBox box(QMessageBox::Information, tr("Run %1").arg(run.id),

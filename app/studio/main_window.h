@@ -44,6 +44,8 @@ class MainWindow : public QMainWindow {
   /// no models (or none is open).
   EmptyStatePage* emptyState() const { return empty_; }
   bool showsEmptyState() const;
+  /// Shows and raises the dock holding `view` (one of the views above).
+  void raiseView(QWidget* view);
   /// Errors go to dialogs unless quiet (tests); the last one is kept.
   void setQuiet(bool quiet) { quiet_ = quiet; }
   QString lastError() const { return lastError_; }

@@ -209,6 +209,22 @@ void RunBrowser::refresh() {
 
 int RunBrowser::visibleRows() const { return proxy_->rowCount(); }
 
+bool RunBrowser::selectRun(qint64 id) {
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int r = 0; r < proxy_->rowCount(); ++r) {
+      const QModelIndex i = proxy_->index(r, 0);
+      if (runsModel_->run(proxy_->mapToSource(i).row()).id != id) continue;
+      table_->selectRow(r);
+      table_->scrollTo(i);
+      return true;
+    }
+    setKindFilter(QString());
+    model_->setCurrentIndex(0);
+    setConfigFilter(QString());
+  }
+  return false;
+}
+
 void RunBrowser::setKindFilter(const QString& kind) { kind_->setCurrentIndex(std::max(0, kind_->findData(kind))); }
 void RunBrowser::setConfigFilter(const QString& text) { text_->setText(text); }
 

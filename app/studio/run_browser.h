@@ -31,6 +31,9 @@ class RunBrowser : public QWidget {
   std::vector<RunRecord> selectedRuns(bool allWhenNone) const;
   /// Writes runs (selected, else visible) to a file. Throws skvq::Error / reports via signal.
   bool exportTo(const QString& path, bool json);
+  /// Selects and shows the run with this id, clearing the filters when they hide it; false when
+  /// the store has no such run.
+  bool selectRun(qint64 id);
   void setKindFilter(const QString& kind);
   void setConfigFilter(const QString& text);
   QTableView* table() const { return table_; }

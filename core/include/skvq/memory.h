@@ -68,7 +68,8 @@ int64_t max_context_tokens(const ModelConfig& model, const QuantConfig& config, 
 ModelConfig read_llama2c_header(const std::string& path);
 
 /// The configuration of a model given as a Hugging Face directory (its config.json), a
-/// config.json file, or a llama2.c .bin checkpoint (header only). Throws FileError.
+/// config.json file, a GGUF file (its metadata, gguf_file.h) or a llama2.c .bin checkpoint
+/// (header only). Throws FileError.
 ModelConfig model_config_from_path(const std::string& path);
 
 /// A memory table as JSON: {"model", "num_parameters", "weights_bytes",

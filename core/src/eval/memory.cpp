@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "model/gguf_file.h"
 #include "skvq/error.h"
 #include "skvq/weights.h"
 
@@ -189,6 +190,7 @@ ModelConfig model_config_from_path(const std::string& path) {
   }
   if (!fs::exists(path, ec)) throw FileError(path, "no such file or directory");
   if (fs::path(path).extension() == ".json") return load_hf_config(path);
+  if (is_gguf_file(path)) return gguf::model_config(path);
   return read_llama2c_header(path);
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "model/mapped_file.h"
+#include "skvq/model_config.h"
 
 namespace skvq::gguf {
 
@@ -69,5 +70,9 @@ class File {
   std::vector<TensorInfo> tensors_;
   std::map<std::string, size_t> by_name_;
 };
+
+/// The ModelConfig of a GGUF model file from its metadata alone (what load_gguf_model uses; no
+/// tensor is read). Throws FileError as File, and for an unsupported architecture.
+ModelConfig model_config(const std::string& path);
 
 }  // namespace skvq::gguf

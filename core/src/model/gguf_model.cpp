@@ -89,13 +89,23 @@ at::Tensor read_tensor(const gguf::File& f, const gguf::TensorInfo& t, at::Scala
   return out;
 }
 
+std::string supported_architecture(const gguf::File& f) {
+  const std::string arch = f.get_string("general.architecture");
+  if (arch != "llama" && arch != "qwen2")
+    throw FileError(f.path(), "unsupported architecture '" + arch + "' (supported: llama, qwen2)");
+  return arch;
+}
+
 }  // namespace
+
+ModelConfig gguf::model_config(const std::string& path) {
+  const gguf::File f(path);
+  return gguf_config(f, supported_architecture(f));
+}
 
 ModelWeights load_gguf_model(const std::string& path, at::ScalarType dtype) {
   const gguf::File f(path);
-  const std::string arch = f.get_string("general.architecture");
-  if (arch != "llama" && arch != "qwen2")
-    throw FileError(path, "unsupported architecture '" + arch + "' (supported: llama, qwen2)");
+  const std::string arch = supported_architecture(f);
   ModelWeights w;
   w.config = gguf_config(f, arch);
   const ModelConfig& c = w.config;
