@@ -19,7 +19,6 @@ ChannelMapPlot::ChannelMapPlot(QWidget* parent) : QCustomPlot(parent) {
   plotLayout()->addElement(0, 0, title_);
   map_ = new QCPColorMap(xAxis, yAxis);
   map_->setInterpolate(false);
-  map_->setTightBoundary(true);
   scale_ = new QCPColorScale(this);
   plotLayout()->addElement(1, 1, scale_);
   scale_->setType(QCPAxis::atRight);

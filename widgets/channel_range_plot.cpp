@@ -7,6 +7,7 @@
 #include <map>
 
 #include "colour_scale.h"
+#include "legend_layout.h"
 #include "plot_export.h"
 
 namespace skvq::gui {
@@ -19,6 +20,7 @@ ChannelRangePlot::ChannelRangePlot(QWidget* parent) : QCustomPlot(parent) {
   axisRect()->insetLayout()->take(legend);
   plotLayout()->addElement(0, 1, legend);
   plotLayout()->setColumnStretchFactor(1, 0.001);
+  stack_legend_at_top(this);
   setMinimumSize(300, 200);
   setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   setMouseTracking(true);

@@ -14,6 +14,7 @@
 #include "curve_plot.h"
 #include "heatmap_widget.h"
 #include "json_util.h"
+#include "legend_layout.h"
 #include "skvq/run_store.h"
 
 namespace skvq::studio {
@@ -59,6 +60,8 @@ LocalityView::LocalityView(QWidget* parent) : QWidget(parent) {
   windowPlot_->setLogX(true);
   sinkPlot_->setLegendOutside(true);
   windowPlot_->setLegendOutside(true);
+  gui::stack_legend_at_top(sinkPlot_);
+  gui::stack_legend_at_top(windowPlot_);
 
   auto* controls = new QHBoxLayout;
   controls->addWidget(new QLabel(tr("Run:"), this));
@@ -76,6 +79,7 @@ LocalityView::LocalityView(QWidget* parent) : QWidget(parent) {
   auto* split = new QSplitter(Qt::Vertical, this);
   split->addWidget(heatmap_);
   split->addWidget(curves);
+  split->setSizes({1000, 1000});
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(controls);
   layout->addWidget(summary_);
@@ -225,9 +229,14 @@ void LocalityView::redraw() {
       wx << w;
       wy << mean(json_doubles(windows, std::to_string(w).c_str()));
     }
-    const QColor colour = l == layer ? QColor(214, 39, 40) : gui::cluster_colour(l).lighter(140);
+    // Up to 10 layers: a colour and a legend entry each; more (SmolLM2: 30) would not fit
+    // beside the axes: the others grey under one entry, the selected one drawn on top.
+    const bool many = layers_.size() > 10;
+    const QColor colour = l == layer ? QColor(214, 39, 40)
+                          : many     ? QColor(175, 175, 175)
+                                     : gui::cluster_colour(l).lighter(140);
     gui::CurveStyle style;
-    style.inLegend = layers_.size() <= 10 || l == layer;  // 30 layers would not fit beside the axes
+    style.inLegend = !many || l == layer;
     const QString name = l == layer ? tr("layer %1 (selected)").arg(l) : tr("layer %1").arg(l);
     style.ids = QVector<qint64>(sx.size(), runId_);
     sinkPlot_->addCurve(name, sx, sy, colour, style);
@@ -236,8 +245,12 @@ void LocalityView::redraw() {
     if (l == layer) {
       sinkTicks_ = sx;
       windowTicks_ = wx;
+      for (gui::CurvePlot* p : {sinkPlot_, windowPlot_}) p->graph(p->graphCount() - 1)->setLayer(QStringLiteral("axes"));
     }
   }
+  if (layers_.size() > 10)
+    for (gui::CurvePlot* p : {sinkPlot_, windowPlot_})
+      p->addCurve(tr("other layers (hover for which)"), {}, {}, QColor(175, 175, 175));
   sinkPlot_->rescale();
   windowPlot_->rescale();
   markAxis(sinkPlot_, sinkTicks_, sink_->currentIndex() >= 0 ? sink_->currentData().toDouble() : std::nan(""));

@@ -13,6 +13,7 @@
 #include "curve_plot.h"
 #include "heatmap_widget.h"
 #include "json_util.h"
+#include "legend_layout.h"
 #include "skvq/run_store.h"
 
 namespace skvq::studio {
@@ -59,6 +60,7 @@ NeedleView::NeedleView(QWidget* parent) : QWidget(parent) {
   length_ = new gui::CurvePlot(this);
   length_->setObjectName("lengthPlot");
   length_->setLegendOutside(true);
+  gui::stack_legend_at_top(length_);
 
   auto* controls = new QHBoxLayout;
   controls->addWidget(new QLabel(tr("Run A:"), this));
@@ -77,6 +79,7 @@ NeedleView::NeedleView(QWidget* parent) : QWidget(parent) {
   vertical->addWidget(length_);
   vertical->setStretchFactor(0, 3);
   vertical->setStretchFactor(1, 2);
+  vertical->setSizes({3000, 2000});
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(controls);
   layout->addWidget(vertical, 1);

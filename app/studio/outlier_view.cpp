@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "grouped_bar_plot.h"
 #include "json_util.h"
+#include "legend_layout.h"
 #include "outlier_overview.h"
 #include "skvq/run_store.h"
 
@@ -46,13 +47,16 @@ OutlierView::OutlierView(QWidget* parent) : QWidget(parent) {
   errors_ = new gui::GroupedBarPlot(this);
   errors_->setObjectName("errorPlot");
   errors_->setTitles(tr("Per-group quantization error (MSE)"), tr("group"), tr("MSE"));
+  gui::move_legend_outside(errors_);  // over the bars of the last group otherwise
   overview_ = new gui::ChannelMapPlot(this);
   overview_->setObjectName("overviewMap");
   layerErrors_ = new gui::CurvePlot(this);
   layerErrors_->setObjectName("layerErrorPlot");
+  layerErrors_->legend->setVisible(true);
   layerErrors_->setTitles(tr("Mean per-group quantization error per layer"), tr("layer"), tr("MSE"));
   layerErrors_->setLogY(true);
   layerErrors_->setLegendOutside(true);
+  gui::stack_legend_at_top(layerErrors_);
 
   auto* controls = new QHBoxLayout;
   controls->addWidget(new QLabel(tr("Source:"), this));
@@ -72,10 +76,12 @@ OutlierView::OutlierView(QWidget* parent) : QWidget(parent) {
   for (QSplitter* s : {all, one}) {
     s->setStretchFactor(0, 3);
     s->setStretchFactor(1, 2);
+    s->setSizes({3000, 2000});
   }
   auto* split = new QSplitter(Qt::Horizontal, this);
   split->addWidget(all);
   split->addWidget(one);
+  split->setSizes({1000, 1000});
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(controls);
   layout->addWidget(info_);
@@ -193,6 +199,7 @@ void OutlierView::redrawLayerErrors() {
   }
   if (config.isEmpty()) {
     layerErrors_->setTitles(tr("Quantization error per layer: needs an analyze run"), tr("layer"), tr("MSE"));
+    layerErrors_->legend->setVisible(false);
     layerErrors_->rescale();
     return;
   }
@@ -209,7 +216,7 @@ void OutlierView::redrawLayerErrors() {
                              e.series[s], gui::cluster_colour(s), style);
     }
   }
-  layerErrors_->setTitles(tr("Mean per-group quantization error (MSE) per layer, %1").arg(config),
+  layerErrors_->setTitles(tr("Quantization error per layer (mean over groups)\n%1").arg(config),
                           tr("layer"), tr("MSE"));
   layerErrors_->rescale();
 }
@@ -258,6 +265,7 @@ void OutlierView::redraw() {
   const auto err = items_.find("group_error/layer" + std::to_string(layer));
   if (err == items_.end() || !err->second.contains(t)) {
     errors_->setBars({}, {}, {});
+    errors_->legend->setVisible(false);
     errors_->setTitles(tr("Per-group quantization error: needs an analyze run"), tr("group"), tr("MSE"));
     errors_->replot();
     return;
@@ -267,9 +275,10 @@ void OutlierView::redraw() {
                                   json_doubles(e, "reorder_clip")};
   QStringList groups;
   for (int g = 0; g < series[0].size(); ++g) groups << QString::number(g);
-  errors_->setTitles(tr("Layer %1 %2: per-group quantization error (MSE), run %3: %4")
+  errors_->setTitles(tr("Layer %1 %2: quantization error per group\nrun %3: %4")
                          .arg(layer).arg(QString(t).toUpper()).arg(runId_)
                          .arg(json_string(err->second, "config")), tr("group"), tr("MSE"));
+  errors_->legend->setVisible(true);
   errors_->setBars(groups, {tr("plain"), tr("reorder"), tr("reorder + clip")}, series);
 }
 
