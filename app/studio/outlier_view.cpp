@@ -248,8 +248,8 @@ void OutlierView::redraw() {
   r.group_size = item.value("group_size", 0);
   const bool reordered = order_->currentIndex() == 1;
   channels_->setChannels(r, reordered,
-                         tr("Layer %1 %2: per-channel min..max (bars), absmax (+)")
-                             .arg(layer).arg(QString(t).toUpper()));
+                         tr("Layer %1 %2: per-channel min..max (bars), absmax (+), %3")
+                             .arg(layer).arg(QString(t).toUpper(), sourceLabel()));
   double widest = 0;
   int widestChannel = -1;
   for (int c = 0; c < r.max.size(); ++c) {
