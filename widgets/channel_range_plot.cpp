@@ -1,17 +1,68 @@
 #include "channel_range_plot.h"
 
+#include <QHelpEvent>
+#include <QToolTip>
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "colour_scale.h"
+#include "legend_layout.h"
+#include "plot_export.h"
 
 namespace skvq::gui {
 
 ChannelRangePlot::ChannelRangePlot(QWidget* parent) : QCustomPlot(parent) {
   xAxis->setLabel(tr("channel"));
   yAxis->setLabel(tr("value"));
-  legend->setVisible(false);
+  legend->setVisible(true);
+  legend->setFont(QFont(font().family(), 8));
+  axisRect()->insetLayout()->take(legend);
+  plotLayout()->addElement(0, 1, legend);
+  plotLayout()->setColumnStretchFactor(1, 0.001);
+  stack_legend_at_top(this);
   setMinimumSize(300, 200);
+  setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  setMouseTracking(true);
+  add_export_menu(this, [this] { return csv(); });
+}
+
+QString ChannelRangePlot::channelLine(int j) const {
+  const int c = order_[j];
+  const ChannelRanges& r = ranges_;
+  return QStringList{QString::number(j), QString::number(c),
+                     r.labels.size() > c ? QString::number(r.labels[c]) : QString(),
+                     QString::number(r.min[c], 'g', 6), QString::number(r.max[c], 'g', 6),
+                     r.absmax.size() > c ? QString::number(r.absmax[c], 'g', 6) : QString()}
+      .join(QLatin1Char(','));
+}
+
+QString ChannelRangePlot::csv() const {
+  QStringList lines{QStringLiteral("position,channel,cluster,min,max,absmax")};
+  for (int j = 0; j < order_.size(); ++j) lines << channelLine(j);
+  return lines.join(QLatin1Char('\n')) + QLatin1Char('\n');
+}
+
+QString ChannelRangePlot::toolTipAt(const QPoint& pixel) const {
+  const int j = static_cast<int>(std::lround(xAxis->pixelToCoord(pixel.x())));
+  if (j < 0 || j >= order_.size() || !axisRect()->rect().contains(pixel)) return {};
+  const QStringList f = channelLine(j).split(QLatin1Char(','));
+  QString tip = tr("position %1: channel %2").arg(f[0], f[1]);
+  if (!f[2].isEmpty()) tip += tr(", cluster %1").arg(f[2]);
+  tip += tr("\nmin %1, max %2").arg(f[3], f[4]);
+  if (!f[5].isEmpty()) tip += tr("\nabsmax %1").arg(f[5]);
+  return tip;
+}
+
+bool ChannelRangePlot::event(QEvent* e) {
+  if (e->type() == QEvent::ToolTip) {
+    auto* help = static_cast<QHelpEvent*>(e);
+    const QString text = toolTipAt(help->pos());
+    if (text.isEmpty()) QToolTip::hideText();
+    else QToolTip::showText(help->globalPos(), text, this);
+    return true;
+  }
+  return QCustomPlot::event(e);
 }
 
 void ChannelRangePlot::setChannels(const ChannelRanges& r, bool reordered, const QString& title) {
@@ -22,6 +73,7 @@ void ChannelRangePlot::setChannels(const ChannelRanges& r, bool reordered, const
     plotLayout()->simplify();
   }
   const int n = r.min.size();
+  ranges_ = r;
   order_.resize(n);
   for (int j = 0; j < n; ++j) order_[j] = (reordered && r.perm.size() == n) ? r.perm[j] : j;
   boundaries_.clear();

@@ -31,8 +31,18 @@ class ChannelRangePlot : public QCustomPlot {
   /// Minimum and maximum of the drawn data (before axis padding).
   double dataLow() const { return low_; }
   double dataHigh() const { return high_; }
+  /// Tooltip for the channel drawn nearest `pixel` (position, channel, cluster, min, max,
+  /// absmax); empty outside the channels.
+  QString toolTipAt(const QPoint& pixel) const;
+  /// position,channel,cluster,min,max,absmax: one line per drawn channel, in display order.
+  QString csv() const;
+
+ protected:
+  bool event(QEvent* e) override;
 
  private:
+  QString channelLine(int position) const;
+  ChannelRanges ranges_;
   QVector<int> order_, boundaries_;
   double low_ = 0, high_ = 0;
 };

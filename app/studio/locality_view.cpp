@@ -1,5 +1,6 @@
 #include "locality_view.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -13,6 +14,7 @@
 #include "curve_plot.h"
 #include "heatmap_widget.h"
 #include "json_util.h"
+#include "legend_layout.h"
 #include "skvq/run_store.h"
 
 namespace skvq::studio {
@@ -42,10 +44,13 @@ LocalityView::LocalityView(QWidget* parent) : QWidget(parent) {
   sink_->setObjectName("sink");
   window_ = new QComboBox(this);
   window_->setObjectName("window");
+  fixedScale_ = new QCheckBox(tr("Same colour scale for all layers"), this);
+  fixedScale_->setObjectName("fixedScale");
   summary_ = new QLabel(this);
   summary_->setObjectName("summary");
   heatmap_ = new gui::HeatmapWidget(this);
   heatmap_->setObjectName("massHeatmap");
+  heatmap_->setColourBarLabel(tr("attention mass"));
   sinkPlot_ = new gui::CurvePlot(this);
   sinkPlot_->setObjectName("sinkPlot");
   sinkPlot_->setTitles(tr("Attention mass on the first S tokens"), tr("sink S (tokens)"), tr("mass"));
@@ -53,6 +58,10 @@ LocalityView::LocalityView(QWidget* parent) : QWidget(parent) {
   windowPlot_->setObjectName("windowPlot");
   windowPlot_->setTitles(tr("Attention mass within the last W tokens"), tr("window W (tokens)"), tr("mass"));
   windowPlot_->setLogX(true);
+  sinkPlot_->setLegendOutside(true);
+  windowPlot_->setLegendOutside(true);
+  gui::stack_legend_at_top(sinkPlot_);
+  gui::stack_legend_at_top(windowPlot_);
 
   auto* controls = new QHBoxLayout;
   controls->addWidget(new QLabel(tr("Run:"), this));
@@ -63,12 +72,14 @@ LocalityView::LocalityView(QWidget* parent) : QWidget(parent) {
   controls->addWidget(sink_);
   controls->addWidget(new QLabel(tr("Window W:"), this));
   controls->addWidget(window_);
+  controls->addWidget(fixedScale_);
   auto* curves = new QSplitter(Qt::Horizontal, this);
   curves->addWidget(sinkPlot_);
   curves->addWidget(windowPlot_);
   auto* split = new QSplitter(Qt::Vertical, this);
   split->addWidget(heatmap_);
   split->addWidget(curves);
+  split->setSizes({1000, 1000});
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(controls);
   layout->addWidget(summary_);
@@ -78,6 +89,7 @@ LocalityView::LocalityView(QWidget* parent) : QWidget(parent) {
           [this](int i) { showRun(source_->itemData(i).toLongLong()); });
   for (QComboBox* c : {layer_, sink_, window_})
     connect(c, &QComboBox::currentIndexChanged, this, [this] { redraw(); });
+  connect(fixedScale_, &QCheckBox::toggled, this, [this] { redraw(); });
 }
 
 void LocalityView::setStore(RunStore* store) {
@@ -102,6 +114,7 @@ void LocalityView::refresh() {
 void LocalityView::showRun(qint64 runId) {
   if (!store_) return;
   layers_.clear();
+  runId_ = runId;
   try {
     for (const RunItem& it : store_->items(runId))
       if (it.key.rfind("locality/layer", 0) == 0) layers_[it.data.value("layer", 0)] = it.data;
@@ -141,11 +154,60 @@ double LocalityView::selectedWindowMass() const {
   return mean(json_doubles((*item)["window_mass"], window_->currentText().toStdString().c_str()));
 }
 
+void LocalityView::markAxis(gui::CurvePlot* plot, const QVector<double>& ticks, double selected) {
+  QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+  for (double t : ticks) ticker->addTick(t, QString::number(t));
+  plot->xAxis->setTicker(ticker);
+  if (std::isfinite(selected)) {
+    auto* line = new QCPItemStraightLine(plot);
+    line->point1->setCoords(selected, 0);
+    line->point2->setCoords(selected, 1);
+    line->setPen(QPen(QColor(90, 90, 90), 1, Qt::DashLine));
+  }
+  plot->replot();
+}
+
+void LocalityView::drawHeatmap(int layer, const nlohmann::json& item) {
+  // Heads x distance bins.
+  const QVector<double> edges = json_doubles(item, "bin_edges");
+  const auto& mass = item["mass"];
+  QStringList rows, cols, tips;
+  QVector<double> values;
+  for (int b = 0; b + 1 < edges.size(); ++b)
+    cols << QStringLiteral("%1-%2").arg(edges[b]).arg(edges[b + 1] - 1);
+  if (cols.isEmpty() && mass.is_array() && !mass.empty())
+    for (size_t b = 0; b < mass[0].size(); ++b) cols << QString::number(b);
+  for (size_t h = 0; h < mass.size(); ++h) {
+    rows << tr("head %1").arg(h);
+    for (int b = 0; b < cols.size(); ++b) {
+      values.push_back(b < static_cast<int>(mass[h].size()) ? mass[h][b].get<double>() : std::nan(""));
+      tips << tr("layer %1, run %2").arg(layer).arg(runId_);
+    }
+  }
+  // Colour range: this layer's maximum, or the maximum over all layers when fixed.
+  double high = 0;
+  for (const auto& [l, it] : layers_) {
+    if (!fixedScale_->isChecked() && l != layer) continue;
+    for (const auto& head : it.value("mass", nlohmann::json::array()))
+      for (const auto& v : head)
+        if (v.is_number() && std::isfinite(v.get<double>())) high = std::max(high, v.get<double>());
+  }
+  heatmap_->setGrid(rows, cols, values, tips);
+  heatmap_->setRange(0, high > 0 ? high : 1);
+  heatmap_->setColourBarLabel(fixedScale_->isChecked() ? tr("attention mass (scale of all layers)")
+                                                       : tr("attention mass (this layer)"));
+  heatmap_->setTitles(tr("Layer %1: attention mass by query-key distance, run %2").arg(layer).arg(runId_),
+                      tr("distance (tokens)"), tr("head"));
+}
+
 void LocalityView::redraw() {
   sinkPlot_->clearCurves();
   windowPlot_->clearCurves();
   const int layer = layer_->currentData().toInt();
   const nlohmann::json* item = layerItem(layer);
+  sinkTicks_.clear();
+  windowTicks_.clear();
+  windowLine_ = std::nan("");
   if (!item) {
     heatmap_->setGrid({}, {}, {});
     summary_->setText(tr("No analyze run: run `skvq analyze` first."));
@@ -153,28 +215,7 @@ void LocalityView::redraw() {
     windowPlot_->replot();
     return;
   }
-  // Heatmap: heads x distance bins.
-  const QVector<double> edges = json_doubles(*item, "bin_edges");
-  const auto& mass = (*item)["mass"];
-  QStringList rows, cols;
-  QVector<double> values;
-  for (int b = 0; b + 1 < edges.size(); ++b)
-    cols << QStringLiteral("%1-%2").arg(edges[b]).arg(edges[b + 1] - 1);
-  if (cols.isEmpty() && mass.is_array() && !mass.empty())
-    for (size_t b = 0; b < mass[0].size(); ++b) cols << QString::number(b);
-  double high = 0;
-  for (size_t h = 0; h < mass.size(); ++h) {
-    rows << tr("head %1").arg(h);
-    for (int b = 0; b < cols.size(); ++b) {
-      const double v = b < static_cast<int>(mass[h].size()) ? mass[h][b].get<double>() : std::nan("");
-      values.push_back(v);
-      if (std::isfinite(v)) high = std::max(high, v);
-    }
-  }
-  heatmap_->setGrid(rows, cols, values);
-  heatmap_->setRange(0, high > 0 ? high : 1);
-  heatmap_->setTitles(tr("Layer %1: attention mass by query-key distance").arg(layer),
-                      tr("distance (tokens)"), tr("head"));
+  drawHeatmap(layer, *item);
   // Curves: every layer, mean over heads; the selected layer drawn thicker via its colour.
   for (const auto& [l, it] : layers_) {
     QVector<double> sx, sy, wx, wy;
@@ -188,12 +229,33 @@ void LocalityView::redraw() {
       wx << w;
       wy << mean(json_doubles(windows, std::to_string(w).c_str()));
     }
-    const QColor colour = l == layer ? QColor(214, 39, 40) : gui::cluster_colour(l).lighter(140);
-    sinkPlot_->addCurve(tr("layer %1").arg(l), sx, sy, colour);
-    windowPlot_->addCurve(tr("layer %1").arg(l), wx, wy, colour);
+    // Up to 10 layers: a colour and a legend entry each; more (SmolLM2: 30) would not fit
+    // beside the axes: the others grey under one entry, the selected one drawn on top.
+    const bool many = layers_.size() > 10;
+    const QColor colour = l == layer ? QColor(214, 39, 40)
+                          : many     ? QColor(175, 175, 175)
+                                     : gui::cluster_colour(l).lighter(140);
+    gui::CurveStyle style;
+    style.inLegend = !many || l == layer;
+    const QString name = l == layer ? tr("layer %1 (selected)").arg(l) : tr("layer %1").arg(l);
+    style.ids = QVector<qint64>(sx.size(), runId_);
+    sinkPlot_->addCurve(name, sx, sy, colour, style);
+    style.ids = QVector<qint64>(wx.size(), runId_);
+    windowPlot_->addCurve(name, wx, wy, colour, style);
+    if (l == layer) {
+      sinkTicks_ = sx;
+      windowTicks_ = wx;
+      for (gui::CurvePlot* p : {sinkPlot_, windowPlot_}) p->graph(p->graphCount() - 1)->setLayer(QStringLiteral("axes"));
+    }
   }
+  if (layers_.size() > 10)
+    for (gui::CurvePlot* p : {sinkPlot_, windowPlot_})
+      p->addCurve(tr("other layers (hover for which)"), {}, {}, QColor(175, 175, 175));
   sinkPlot_->rescale();
   windowPlot_->rescale();
+  markAxis(sinkPlot_, sinkTicks_, sink_->currentIndex() >= 0 ? sink_->currentData().toDouble() : std::nan(""));
+  windowLine_ = window_->currentIndex() >= 0 ? window_->currentData().toDouble() : std::nan("");
+  markAxis(windowPlot_, windowTicks_, windowLine_);
   const double s = selectedSinkMass(), w = selectedWindowMass();
   summary_->setText(tr("Layer %1 (mean over heads): sink S=%2 holds %3 of the attention, window "
                        "W=%4 holds %5; quantized region gets at most %6.")

@@ -1,12 +1,15 @@
 #pragma once
 // Attention-locality view ("analyze" items locality/layer<l>): attention mass by query-key
-// distance per head (heatmap), and sink-mass / in-window-mass curves with sink and window
-// controls.
+// distance per head (heatmap with a labelled colour bar, per-layer or fixed across layers), and
+// sink-mass / in-window-mass curves with sink and window controls; the S and W axes are ticked
+// at the measured sinks and windows, the selected ones marked, legends beside the axes.
 #include <QWidget>
 #include <map>
+#include <QVector>
 #include <nlohmann/json.hpp>
 #include <string>
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 
@@ -34,6 +37,11 @@ class LocalityView : public QWidget {
   /// not stored).
   double selectedSinkMass() const;
   double selectedWindowMass() const;
+  /// Tick positions of the W axis (the measured windows) and of the S axis (measured sinks).
+  const QVector<double>& windowMarkers() const { return windowTicks_; }
+  const QVector<double>& sinkMarkers() const { return sinkTicks_; }
+  /// x of the dashed line marking the selected W (NaN when none).
+  double selectedWindowMarker() const { return windowLine_; }
 
 
  Q_SIGNALS:
@@ -42,6 +50,8 @@ class LocalityView : public QWidget {
 
  private:
   void redraw();
+  void drawHeatmap(int layer, const nlohmann::json& item);
+  void markAxis(gui::CurvePlot* plot, const QVector<double>& ticks, double selected);
   const nlohmann::json* layerItem(int layer) const;
   RunStore* store_ = nullptr;
   std::map<int, nlohmann::json> layers_;
@@ -49,6 +59,10 @@ class LocalityView : public QWidget {
   QComboBox* layer_;
   QComboBox* sink_;
   QComboBox* window_;
+  QCheckBox* fixedScale_;
+  qint64 runId_ = 0;
+  QVector<double> windowTicks_, sinkTicks_;
+  double windowLine_ = 0;
   QLabel* summary_;
   gui::HeatmapWidget* heatmap_;
   gui::CurvePlot* sinkPlot_;

@@ -3,13 +3,17 @@
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QPushButton>
 #include <QSplitter>
 #include <QVBoxLayout>
 #include <cmath>
 #include <set>
 
+#include "colour_scale.h"
+#include "curve_plot.h"
 #include "heatmap_widget.h"
 #include "json_util.h"
+#include "legend_layout.h"
 #include "skvq/run_store.h"
 
 namespace skvq::studio {
@@ -50,21 +54,35 @@ NeedleView::NeedleView(QWidget* parent) : QWidget(parent) {
   diff_ = new gui::HeatmapWidget(this);
   diff_->setObjectName("heatmapDiff");
   diff_->setDiverging(true);
+  swap_ = new QPushButton(tr("Swap A/B"), this);
+  swap_->setObjectName("swapAB");
+  swap_->setToolTip(tr("Show run B as A and run A as B"));
+  length_ = new gui::CurvePlot(this);
+  length_->setObjectName("lengthPlot");
+  length_->setLegendOutside(true);
+  gui::stack_legend_at_top(length_);
 
   auto* controls = new QHBoxLayout;
   controls->addWidget(new QLabel(tr("Run A:"), this));
   controls->addWidget(runA_, 1);
   controls->addWidget(new QLabel(tr("Run B:"), this));
   controls->addWidget(runB_, 1);
+  controls->addWidget(swap_);
   controls->addWidget(new QLabel(tr("Metric:"), this));
   controls->addWidget(metric_);
   auto* split = new QSplitter(Qt::Horizontal, this);
   split->addWidget(a_);
   split->addWidget(b_);
   split->addWidget(diff_);
+  auto* vertical = new QSplitter(Qt::Vertical, this);
+  vertical->addWidget(split);
+  vertical->addWidget(length_);
+  vertical->setStretchFactor(0, 3);
+  vertical->setStretchFactor(1, 2);
+  vertical->setSizes({3000, 2000});
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(controls);
-  layout->addWidget(split, 1);
+  layout->addWidget(vertical, 1);
 
   connect(runA_, &QComboBox::activated, this, [this] {
     showRuns(runA_->currentData().toLongLong(), runB_->currentData().toLongLong());
@@ -73,6 +91,12 @@ NeedleView::NeedleView(QWidget* parent) : QWidget(parent) {
     showRuns(runA_->currentData().toLongLong(), runB_->currentData().toLongLong());
   });
   connect(metric_, &QComboBox::currentIndexChanged, this, [this] { redraw(); });
+  connect(swap_, &QPushButton::clicked, this, &NeedleView::swapRuns);
+}
+
+void NeedleView::swapRuns() {
+  const qint64 a = runA_->currentData().toLongLong(), b = runB_->currentData().toLongLong();
+  if (b > 0) showRuns(b, a);
 }
 
 void NeedleView::setStore(RunStore* store) {
@@ -123,7 +147,7 @@ void NeedleView::showRuns(qint64 aId, qint64 bId) {
 }
 
 void NeedleView::fill(gui::HeatmapWidget* map, const std::map<std::string, nlohmann::json>& items,
-                      const QString& title) {
+                      const QString& title, qint64 runId) {
   const Grid g = gridOf(itemsA_, itemsB_);
   const std::string metric = metric_->currentData().toString().toStdString();
   QStringList rows, cols, tips;
@@ -138,18 +162,56 @@ void NeedleView::fill(gui::HeatmapWidget* map, const std::map<std::string, nlohm
         tips << QString();
       } else {
         values << json_number(it->second, metric.c_str());
-        tips << tr("answer: %1").arg(json_string(it->second, "response").left(300));
+        tips << tr("answer: %1\nrun %2").arg(json_string(it->second, "response").left(300)).arg(runId);
       }
     }
   }
   map->setGrid(rows, cols, values, tips);
   map->setRange(0, 1);
-  map->setTitles(title, tr("context length (tokens)"), tr("needle depth"));
+  map->setColourBarLabel(metric_->currentText());
+  map->setTitles(QStringLiteral("%1: %2").arg(title, metric_->currentText()), tr("context length (tokens)"),
+                 tr("needle depth"));
+}
+
+void NeedleView::drawLengthPlot() {
+  length_->clearCurves();
+  const QString metric = metric_->currentText();
+  const struct {
+    gui::HeatmapWidget* map;
+    QComboBox* box;
+    QColor colour;
+  } runs[] = {{a_, runA_, gui::cluster_colour(0)}, {b_, runB_, gui::cluster_colour(1)}};
+  for (const auto& run : runs) {
+    const qint64 id = run.box->currentData().toLongLong();
+    if (id <= 0 || (run.map == b_ && itemsB_.empty())) continue;
+    QVector<double> x, y;
+    for (int c = 0; c < run.map->cols(); ++c) {
+      double sum = 0;
+      int n = 0;
+      for (int r = 0; r < run.map->rows(); ++r)
+        if (std::isfinite(run.map->value(r, c))) {
+          sum += run.map->value(r, c);
+          ++n;
+        }
+      if (n == 0) continue;
+      x << run.map->colLabels()[c].toDouble();
+      y << sum / n;
+    }
+    gui::CurveStyle style;
+    style.ids = QVector<qint64>(x.size(), id);
+    style.tips = QStringList(x.size(), tr("mean over depths"));
+    length_->addCurve(QStringLiteral("%1: %2").arg(run.map == a_ ? tr("A") : tr("B"), run.box->currentText()),
+                      x, y, run.colour, style);
+  }
+  length_->setTitles(tr("%1 vs context length (mean over depths)").arg(metric), tr("context length (tokens)"),
+                     metric);
+  length_->rescale();
 }
 
 void NeedleView::redraw() {
-  fill(a_, itemsA_, runA_->currentText());
-  fill(b_, itemsB_, runB_->currentData().toLongLong() > 0 ? runB_->currentText() : tr("run B: none"));
+  fill(a_, itemsA_, tr("A: %1").arg(runA_->currentText()), runA_->currentData().toLongLong());
+  fill(b_, itemsB_, runB_->currentData().toLongLong() > 0 ? tr("B: %1").arg(runB_->currentText()) : tr("run B: none"),
+       runB_->currentData().toLongLong());
   b_->setVisible(!itemsB_.empty());
   diff_->setVisible(!itemsB_.empty());
   // Difference B - A per cell.
@@ -163,7 +225,9 @@ void NeedleView::redraw() {
     }
   diff_->setGrid(a_->rowLabels(), a_->colLabels(), d, tips);
   diff_->setRange(-1, 1);
-  diff_->setTitles(tr("B - A"), tr("context length (tokens)"), tr("needle depth"));
+  diff_->setColourBarLabel(tr("B - A, %1").arg(metric_->currentText()));
+  diff_->setTitles(tr("B - A: %1").arg(metric_->currentText()), tr("context length (tokens)"), tr("needle depth"));
+  drawLengthPlot();
 }
 
 }  // namespace skvq::studio
