@@ -100,6 +100,7 @@ void CurvePlot::addCurve(const QString& name, const QVector<double>& x, const QV
 }
 
 void CurvePlot::rescale() {
+  legend->setVisible(legend->itemCount() > 0);  // no empty legend box over an empty plot
   rescaleAxes();
   for (QCPAxis* axis : {xAxis, yAxis}) {
     QCPRange r = axis->range();

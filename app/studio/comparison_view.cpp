@@ -291,7 +291,7 @@ void ComparisonView::updateBaselineNote() {
   baseline_->setVisible(ours && !oursBaseline);
   if (rows_.empty())
     baselineNote_->setText(tr("No perplexity runs for this model yet: evaluate a configuration below, or run "
-                              "`skvq ppl` / `skvq batch` and File > Refresh."));
+                              "`skvq ppl` / `skvq batch` and Tools > Refresh."));
   else if (ours && !oursBaseline)
     baselineNote_->setText(tr("ΔPPL is \"-\": these settings have no fp16 run of ours to measure against. "
                               "Evaluate it with the button (same settings as the runs shown)."));
