@@ -4,6 +4,8 @@
 #include <QEvent>
 #include <QFileInfo>
 #include <QMessageBox>
+#include <QScreen>
+#include <algorithm>
 
 #include "job_runner.h"
 #include "wizard_model_check.h"
@@ -30,6 +32,22 @@ CalibrationWizard::CalibrationWizard(JobRunner* runner, QString dbPath, QString 
   button(QWizard::BackButton)->installEventFilter(this);
   restoreOptions();
   resize(900, 640);
+  connect(this, &QWizard::currentIdChanged, this, [this](int id) {
+    if (id == ReviewPage) growForReview();
+  });
+}
+
+void CalibrationWizard::growForReview() {
+  // The review shows two plots side by side with long titles and legends: take the room the
+  // screen has, up to 1260x700 (a 1280x720 screen with a title bar).
+  const QRect avail = screen() ? screen()->availableGeometry() : QRect(0, 0, 1280, 720);
+  const QSize frame = frameGeometry().size() - size();
+  const QSize want(std::min(1260, avail.width() - frame.width()), std::min(700, avail.height() - frame.height()));
+  if (width() >= want.width() && height() >= want.height()) return;
+  resize(std::max(width(), want.width()), std::max(height(), want.height()));
+  const QRect g = frameGeometry();
+  if (!avail.contains(g)) move(avail.topLeft() + QPoint(std::max(0, (avail.width() - g.width()) / 2),
+                                                        std::max(0, (avail.height() - g.height()) / 2)));
 }
 
 void CalibrationWizard::restoreOptions() {

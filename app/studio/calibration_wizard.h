@@ -65,6 +65,7 @@ class CalibrationWizard : public QWizard {
 
  private:
   void restoreOptions();
+  void growForReview();
   JobRunner* runner_;
   QString dbPath_, dataDir_;
   std::shared_ptr<const Calibration> result_;

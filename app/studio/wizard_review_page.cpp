@@ -9,6 +9,7 @@
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QSplitter>
 #include <QVBoxLayout>
 
 #include "calibration_wizard.h"
@@ -28,6 +29,15 @@ WizardReviewPage::WizardReviewPage(QWidget* parent) : QWizardPage(parent) {
   // would only say so in their titles.
   view_->errorPlot()->hide();
   view_->layerErrorPlot()->hide();
+  // Overview above the channel ranges, both the page's full width: side by side, the layer's
+  // title and the cluster legend were clipped even at 1260 pixels.
+  for (QSplitter* s : view_->findChildren<QSplitter*>(QString(), Qt::FindDirectChildrenOnly))
+    if (s->orientation() == Qt::Horizontal) {
+      s->setOrientation(Qt::Vertical);
+      s->setStretchFactor(0, 2);
+      s->setStretchFactor(1, 3);
+      s->setSizes({2000, 3000});
+    }
   note_ = new QLabel(tr("Quantization error (MSE) per group and per layer needs an analyze run: once "
                         "saved, run <code>skvq analyze</code> with this calibration and open the run in "
                         "the Outliers view."), this);

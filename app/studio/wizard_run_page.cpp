@@ -16,6 +16,8 @@ namespace skvq::studio {
 
 WizardRunPage::WizardRunPage(QWidget* parent) : QWizardPage(parent) {
   setTitle(tr("Run the calibration"));
+  setSubTitle(tr("The samples run through the model on a worker thread, then the channels are clustered "
+                 "for each group size. Cancel stops it at its next check."));
   status_ = new QLabel(tr("Press Start."), this);
   status_->setObjectName("status");
   status_->setWordWrap(true);

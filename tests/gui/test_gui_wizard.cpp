@@ -383,6 +383,44 @@ class TestGuiWizard : public QObject {
     QCOMPARE(w.optionsPage()->options().textPath, q(test::data("text/wikitext2/wiki.test.raw")));
     QCOMPARE(w.optionsPage()->options().samples, 5);
   }
+
+  /// Every page fits a 1280x720 screen; with SKVQ_WIZARD_SHOTS=<dir> each page is also saved
+  /// as a PNG there (to look at under Xvfb).
+  void pagesFit1280x720() {
+    const QString shots = qEnvironmentVariable("SKVQ_WIZARD_SHOTS");
+    const QString dir = q(test::temp_dir("gui-wizard-shots"));
+    JobRunner runner;
+    CalibrationWizard w(&runner, QDir(dir).filePath("runs.sqlite"), data_root());
+    w.setQuiet(true);
+    w.show();
+    auto check = [&](const QString& name) {
+      QTest::qWait(100);
+      const QSize min = w.minimumSizeHint();
+      QVERIFY2(min.width() <= 1280 && min.height() <= 720,
+               qPrintable(QString("%1: %2x%3").arg(name).arg(min.width()).arg(min.height())));
+      QVERIFY2(w.width() <= 1280 && w.height() <= 720, qPrintable(name));
+      if (!shots.isEmpty()) QVERIFY(w.grab().save(QDir(shots).filePath(name + ".png")));
+    };
+    w.modelPage()->setModelPath(stories());
+    QVERIFY(w.modelPage()->waitForInspection(60000));
+    check("1-model");
+    w.next();
+    check("2-options");
+    w.optionsPage()->setOptions(tinystories(), 6, 96, "8,16", 7);
+    w.next();
+    QSignalSpy idle(&runner, &JobRunner::idle);
+    QVERIFY(w.runPage()->start());
+    QVERIFY(idle.wait(300000));
+    check("3-run");
+    w.next();
+    QCOMPARE(w.currentId(), int(CalibrationWizard::ReviewPage));
+    check("4-review");
+    // The channel plot has the page's width (its title and legend were clipped at half of it).
+    OutlierView* view = w.reviewPage()->outlierView();
+    QVERIFY2(view->channelPlot()->width() > 0.9 * view->width(),
+             qPrintable(QString("%1 of %2").arg(view->channelPlot()->width()).arg(view->width())));
+    QVERIFY(w.width() >= std::min(1260, w.screen()->availableGeometry().width() - 40));
+  }
 };
 
 QTEST_MAIN(TestGuiWizard)
