@@ -11,6 +11,7 @@
 #include <QSpinBox>
 
 #include "calibration_wizard.h"
+#include "skvq/memory.h"
 #include "wizard_model_page.h"
 
 namespace skvq::studio {
@@ -42,6 +43,7 @@ WizardOptionsPage::WizardOptionsPage(QWidget* parent) : QWizardPage(parent) {
   seed_->setRange(0, 1 << 30);
   seed_->setValue(1234);
   auto* browse = new QPushButton(tr("Browse..."), this);
+  browse->setObjectName("browseText");
   auto* row = new QHBoxLayout;
   row->addWidget(text_, 1);
   row->addWidget(browse);
@@ -53,7 +55,8 @@ WizardOptionsPage::WizardOptionsPage(QWidget* parent) : QWizardPage(parent) {
   form->addRow(tr("Group sizes:"), groupSizes_);
   form->addRow(tr("Seed:"), seed_);
   connect(browse, &QPushButton::clicked, this, [this] {
-    const QString p = QFileDialog::getOpenFileName(this, tr("Calibration text"), text_->text());
+    const QString p = QFileDialog::getOpenFileName(this, tr("Calibration text"), text_->text(),
+                                                   tr("Text (*.txt *.raw);;All files (*)"));
     if (!p.isEmpty()) text_->setText(p);
   });
   if (auto* w = qobject_cast<CalibrationWizard*>(parent))
@@ -67,6 +70,22 @@ void WizardOptionsPage::setOptions(const QString& text, int samples, int seqLen,
   seqLen_->setValue(seqLen);
   groupSizes_->setText(groupSizes);
   seed_->setValue(seed);
+}
+
+CalibrationWizardOptions WizardOptionsPage::options() const {
+  CalibrationWizardOptions o;
+  o.textPath = text_->text();
+  o.maxKiB = maxKiB_->value();
+  o.samples = samples_->value();
+  o.seqLen = seqLen_->value();
+  o.groupSizes = groupSizes_->text();
+  o.seed = seed_->value();
+  return o;
+}
+
+void WizardOptionsPage::setOptions(const CalibrationWizardOptions& o) {
+  setOptions(o.textPath, o.samples, o.seqLen, o.groupSizes, o.seed);
+  maxKiB_->setValue(o.maxKiB);
 }
 
 CalibrationRequest WizardOptionsPage::request() const {
@@ -85,18 +104,33 @@ CalibrationRequest WizardOptionsPage::request() const {
   return r;
 }
 
+namespace {
+// The model's KV channels: from the inspection when it ended, else from the header alone.
+int64_t kv_channels_of(const WizardModelPage* page) {
+  if (page->info().kv_channels > 0) return page->info().kv_channels;
+  try {
+    return model_config_from_path(page->modelPath().toStdString()).kv_channels();
+  } catch (const std::exception&) {
+    return 0;  // the calibration names the problem
+  }
+}
+}  // namespace
+
 bool WizardOptionsPage::validatePage() {
   const CalibrationRequest r = request();
   QString problem;
   if (!QFileInfo(text_->text()).isFile()) problem = tr("%1: no such file").arg(text_->text());
   const auto* w = qobject_cast<CalibrationWizard*>(wizard());
-  const int64_t channels = w ? w->modelPage()->info().kv_channels : 0;
+  const int64_t channels = w ? kv_channels_of(w->modelPage()) : 0;
   if (r.group_sizes.empty()) problem = tr("group sizes: give at least one, e.g. 8,16,32");
-  for (int64_t g : r.group_sizes)
-    if (g <= 0 || (channels > 0 && channels % g != 0))
-      problem = tr("group size %1: must be positive and divide the %2 KV channels").arg(g).arg(channels);
+  for (int64_t g : r.group_sizes) {
+    if (g <= 0) problem = tr("group sizes: %1 is not a positive number").arg(groupSizes_->text());
+    else if (channels > 0 && channels % g != 0)
+      problem = tr("group size %1: must divide the %2 KV channels").arg(g).arg(channels);
+  }
+  lastProblem_ = problem;
   if (problem.isEmpty()) return true;
-  QMessageBox::warning(this, tr("Calibration data"), problem);
+  if (!w || !w->quiet()) QMessageBox::warning(this, tr("Calibration data"), problem);
   return false;
 }
 

@@ -3,6 +3,7 @@
 #include <QWizardPage>
 
 #include "engine.h"
+#include "wizard_settings.h"
 
 class QLineEdit;
 class QSpinBox;
@@ -15,7 +16,12 @@ class WizardOptionsPage : public QWizardPage {
   explicit WizardOptionsPage(QWidget* parent = nullptr);
   CalibrationRequest request() const;
   void setOptions(const QString& text, int samples, int seqLen, const QString& groupSizes, int seed);
+  /// The text path, size limit, N, L, group sizes and seed (the paths of other pages empty).
+  CalibrationWizardOptions options() const;
+  void setOptions(const CalibrationWizardOptions& o);
   bool validatePage() override;
+  /// Why validatePage() refused, empty when it accepted.
+  QString lastProblem() const { return lastProblem_; }
 
  private:
   QLineEdit* text_;
@@ -24,6 +30,7 @@ class WizardOptionsPage : public QWizardPage {
   QSpinBox* seqLen_;
   QLineEdit* groupSizes_;
   QSpinBox* seed_;
+  QString lastProblem_;
 };
 
 }  // namespace skvq::studio
