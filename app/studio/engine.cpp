@@ -68,9 +68,10 @@ std::shared_ptr<const Calibration> load_calibration(const std::string& path) {
 }
 
 int64_t save_and_register_calibration(const Calibration& calib, const std::string& model_path,
-                                      const std::string& out_path, const std::string& db) {
+                                      const std::string& out_path, const std::string& db,
+                                      const std::string& tokenizer_path) {
   calib.save(out_path);
-  const LoadedModel lm = load_model_for_eval(model_path);
+  const LoadedModel lm = load_model_for_eval(model_path, tokenizer_path);
   calib.check_model(lm.model->weights(), out_path);
   RunStore store(db);
   return register_calibration(store, register_model(store, lm.model->weights(), *lm.tokenizer), calib, out_path);

@@ -40,9 +40,10 @@ std::shared_ptr<const Calibration> run_calibration(const CalibrationRequest& req
                                                    ProgressFn progress, CancelFlag cancel);
 std::shared_ptr<const Calibration> load_calibration(const std::string& path);
 /// Writes the calibration to `out_path` and registers model and calibration in the store at
-/// `db`. Returns the calibration id.
+/// `db`; `tokenizer_path` empty = the tokenizer found beside the model. Returns the calibration id.
 int64_t save_and_register_calibration(const Calibration& calib, const std::string& model_path,
-                                      const std::string& out_path, const std::string& db);
+                                      const std::string& out_path, const std::string& db,
+                                      const std::string& tokenizer_path = "");
 int64_t calibration_layers(const Calibration& calib);
 std::vector<int64_t> calibration_group_sizes(const Calibration& calib);
 /// One layer of a calibration in the shape of the analyze item "channels/layer<l>"

@@ -350,6 +350,7 @@ void MainWindow::showCalibrationWizard() {
     return;
   }
   CalibrationWizard wizard(runner_, QString::fromStdString(store_->path()), StudioSettings().dataDir(), this);
+  wizard.setQuiet(quiet_);
   wizard.exec();
   runner_->cancel();
   runner_->wait();

@@ -99,7 +99,8 @@ bool WizardReviewPage::validatePage() {
   }
   try {
     w->setCalibrationId(save_and_register_calibration(*w->result(), w->modelPage()->modelPath().toStdString(),
-                                                      out.toStdString(), w->dbPath().toStdString()));
+                                                      out.toStdString(), w->dbPath().toStdString(),
+                                                      w->modelPage()->tokenizerPath().toStdString()));
     lastError_.clear();
     outputDir_ = QFileInfo(out).absolutePath();
     w->saveOptions();

@@ -24,6 +24,7 @@
 #include "locality_view.h"
 #include "main_window.h"
 #include "empty_state_page.h"
+#include "engine.h"
 #include "run_details.h"
 #include "needle_view.h"
 #include "outlier_view.h"
@@ -131,6 +132,26 @@ class TestGuiViews : public QObject {
     QVERIFY(found);
     dialog->close();
     b->setKindFilter("");
+  }
+
+  void calibrationRegistersWithATokenizerFromElsewhere() {
+    // The model alone in a folder, its tokenizer left where it was (the wizard's tokenizer field).
+    const QString dir = QString::fromStdString(test::temp_dir("gui-own-tokenizer"));
+    const QString model = QDir(dir).filePath("stories260K.bin");
+    QVERIFY(QFile::copy(QString::fromStdString(test::stories_model()), model));
+    const auto calib = load_calibration(test::gui_fixture().calibration.toStdString());
+    const std::string db = QDir(dir).filePath("runs.sqlite").toStdString();
+    const std::string out = QDir(dir).filePath("calib.json").toStdString();
+    try {
+      save_and_register_calibration(*calib, model.toStdString(), out, db);
+      QFAIL("no error without a tokenizer beside the model");
+    } catch (const std::exception& e) {
+      QVERIFY2(QString(e.what()).contains(dir), e.what());
+    }
+    const int64_t id = save_and_register_calibration(*calib, model.toStdString(), out, db, test::stories_tokenizer());
+    RunStore store(db);
+    QCOMPARE(store.list_calibrations().size(), size_t{1});
+    QCOMPARE(store.list_calibrations()[0].id, id);
   }
 
   void firstStartShowsWhatToDo() {
