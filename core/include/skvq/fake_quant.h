@@ -53,7 +53,8 @@ void quantize_group(const float* x, int64_t n, const GroupQuantParams& p, uint8_
 
 /// Fake-quantizes the last dimension of `x` (float32, shape [..., C]) per token and returns a
 /// new tensor of the same shape. Runs the CUDA kernel when x is on a GPU and the build has
-/// CUDA, the CPU reference otherwise (always for p.sym, copying through host memory). Throws ConfigError if C != layout.channels().
+/// CUDA, the CPU reference otherwise (always for p.sym, copying through host memory).
+/// Throws ConfigError if C != layout.channels().
 at::Tensor fake_quant_tokens(const at::Tensor& x, const GroupLayout& layout,
                              const GroupQuantParams& p);
 
