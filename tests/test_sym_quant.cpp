@@ -273,49 +273,75 @@ TEST(SymQuant, FakeQuantRowsMatchTheBlocks) {
 
 // Packed storage of sym: codes + one float16 scale per group (4-bit: 32 + 2 * 2 = 36 bytes per
 // 64-channel token = 4.5 bits; 8-bit: 64 + 4 = 68 = 8.5 bits), dequantized bit-identical to the
-// fake-quant cache, with sink and window regions, and a decode attention over it.
+// fake-quant cache (pre_rope keys: RoPE after dequantization, equal within float rounding), with
+// sink and window regions, a reordered layout of unequal groups with smooth scales, and a decode
+// attention over it.
 TEST(SymQuant, PackedCacheMatchesFakeQuantCache) {
   const auto m = tiny_model();
-  const auto cfg = QuantConfig::parse("k4-v8-g32-w4-sink2-sym");
-  ASSERT_TRUE(packed_cache_supported(cfg));
-  KVLayouts lay;
-  for (int64_t l = 0; l < m.num_hidden_layers; ++l) {
-    lay.k.push_back(GroupLayout::contiguous(64, 32));
-    lay.v.push_back(GroupLayout::contiguous(64, 32));
-  }
-  RotaryEmbedding rope(m.head_dim, m.rope_theta);
-  const int64_t B = 2;
-  auto cache = make_kv_cache(m, cfg, lay, B, false, true);
-  auto* packed = dynamic_cast<PackedKVCache*>(cache.get());
-  ASSERT_NE(packed, nullptr);
-  EXPECT_EQ(packed->key_format(0).token_bytes(), 36);
-  EXPECT_EQ(packed->value_format(0).token_bytes(), 68);
-  FakeQuantKVCache fake(m, cfg, lay, B, false);
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(21);
-  int64_t pos = 0;
-  for (int step = 0; step < 6; ++step) {
-    const int64_t T = step == 0 ? 19 : 1;
-    auto kpre = at::randn({B, T, 64}, gen, at::kFloat) * 2;
-    auto v = at::randn({B, T, 64}, gen, at::kFloat);
-    auto kpost = rope.apply_flat(kpre, pos, m.num_key_value_heads);
-    for (int64_t l = 0; l < m.num_hidden_layers; ++l) {
-      auto [pk, pv] = packed->append(l, kpre, kpost, v, rope);
-      auto [fk, fv] = fake.append(l, kpre, kpost, v, rope);
-      EXPECT_TRUE(at::equal(pk, fk.to(at::kFloat))) << "keys, step " << step;
-      EXPECT_TRUE(at::equal(pv, fv.to(at::kFloat))) << "values, step " << step;
+  struct Case {
+    const char* config;
+    bool reorder;
+    int64_t k_token_bytes, v_token_bytes, sink, window;
+  };
+  for (const Case& cs : {Case{"k4-v8-g32-w4-sink2-sym", false, 36, 68, 2, 4},
+                         Case{"k8-v4-g16-w3-sink1-reorder-smooth-clip0.9-pre_rope-sym", true, 64 + 8, 32 + 8, 1, 3}}) {
+    SCOPED_TRACE(cs.config);
+    const auto cfg = QuantConfig::parse(cs.config);
+    ASSERT_TRUE(packed_cache_supported(cfg));
+    GroupLayout L = GroupLayout::contiguous(64, cfg.group_size);
+    if (cs.reorder) {  // perm j -> 37 j mod 64 (37 is odd: a permutation), groups 12/20/8/24
+      for (int64_t j = 0; j < 64; ++j) L.perm[j] = (37 * j) % 64;
+      L.offsets = {0, 12, 32, 40, 64};
+      for (int64_t c = 0; c < 64; ++c) L.smooth.push_back(0.5f + 0.25f * static_cast<float>(c % 7));
+      L.validate();
     }
-    pos += T;
+    KVLayouts lay;
+    for (int64_t l = 0; l < m.num_hidden_layers; ++l) {
+      lay.k.push_back(L);
+      lay.v.push_back(L);
+    }
+    RotaryEmbedding rope(m.head_dim, m.rope_theta);
+    const int64_t B = 2;
+    auto cache = make_kv_cache(m, cfg, lay, B, false, true);
+    auto* packed = dynamic_cast<PackedKVCache*>(cache.get());
+    ASSERT_NE(packed, nullptr);
+    EXPECT_EQ(packed->key_format(0).token_bytes(), cs.k_token_bytes);
+    EXPECT_EQ(packed->value_format(0).token_bytes(), cs.v_token_bytes);
+    FakeQuantKVCache fake(m, cfg, lay, B, false);
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(21);
+    int64_t pos = 0;
+    for (int step = 0; step < 6; ++step) {
+      const int64_t T = step == 0 ? 19 : 1;
+      auto kpre = at::randn({B, T, 64}, gen, at::kFloat) * 2;
+      auto v = at::randn({B, T, 64}, gen, at::kFloat);
+      auto kpost = rope.apply_flat(kpre, pos, m.num_key_value_heads);
+      for (int64_t l = 0; l < m.num_hidden_layers; ++l) {
+        auto [pk, pv] = packed->append(l, kpre, kpost, v, rope);
+        auto [fk, fv] = fake.append(l, kpre, kpost, v, rope);
+        if (cfg.pre_rope) {
+          EXPECT_LT((pk - fk.to(at::kFloat)).abs().max().item<float>(), 1e-5f) << "keys, step " << step;
+        } else {
+          EXPECT_TRUE(at::equal(pk, fk.to(at::kFloat))) << "keys, step " << step;
+        }
+        EXPECT_TRUE(at::equal(pv, fv.to(at::kFloat))) << "values, step " << step;
+        if (step == 0) {  // token `sink` left for the middle: stored quantized, the sinks exact
+          EXPECT_FALSE(at::allclose(pv.narrow(1, cs.sink, 1), v.narrow(1, cs.sink, 1)));
+          EXPECT_TRUE(at::equal(pv.narrow(1, 0, cs.sink), v.narrow(1, 0, cs.sink)));
+        }
+      }
+      pos += T;
+    }
+    ASSERT_EQ(packed->packed_tokens(0), pos - cs.sink - cs.window);
+    auto [k, v] = packed->dequantize(1, 0, pos);
+    EXPECT_EQ(packed->accounted_bytes(), kv_cache_bytes(m, cfg, pos) * B);
+    EXPECT_EQ(fake.stored_bytes(), kv_cache_bytes(m, cfg, pos) * B);
+    auto q = at::randn({B, m.num_attention_heads, m.head_dim}, gen, at::kFloat);
+    auto got = packed->decode_attention(1, q);
+    const int64_t H = m.num_attention_heads, KVH = m.num_key_value_heads, D = m.head_dim;
+    auto kk = k.view({B, pos, KVH, D}).permute({0, 2, 1, 3}).repeat_interleave(H / KVH, 1).to(at::kDouble);
+    auto vv = v.view({B, pos, KVH, D}).permute({0, 2, 1, 3}).repeat_interleave(H / KVH, 1).to(at::kDouble);
+    auto s = at::matmul(q.unsqueeze(2).to(at::kDouble), kk.transpose(2, 3)) / std::sqrt(double(D));
+    auto want = at::matmul(at::softmax(s, -1), vv).squeeze(2).to(at::kFloat);
+    EXPECT_LT((got - want).abs().max().item<float>(), 1e-4f);
   }
-  ASSERT_EQ(packed->packed_tokens(0), pos - 2 - 4);
-  auto [k, v] = packed->dequantize(1, 0, pos);
-  EXPECT_EQ(packed->accounted_bytes(), kv_cache_bytes(m, cfg, pos) * B);
-  EXPECT_EQ(fake.stored_bytes(), kv_cache_bytes(m, cfg, pos) * B);
-  auto q = at::randn({B, m.num_attention_heads, m.head_dim}, gen, at::kFloat);
-  auto got = packed->decode_attention(1, q);
-  const int64_t H = m.num_attention_heads, KVH = m.num_key_value_heads, D = m.head_dim;
-  auto kk = k.view({B, pos, KVH, D}).permute({0, 2, 1, 3}).repeat_interleave(H / KVH, 1).to(at::kDouble);
-  auto vv = v.view({B, pos, KVH, D}).permute({0, 2, 1, 3}).repeat_interleave(H / KVH, 1).to(at::kDouble);
-  auto s = at::matmul(q.unsqueeze(2).to(at::kDouble), kk.transpose(2, 3)) / std::sqrt(double(D));
-  auto want = at::matmul(at::softmax(s, -1), vv).squeeze(2).to(at::kFloat);
-  EXPECT_LT((got - want).abs().max().item<float>(), 1e-4f);
 }
