@@ -22,7 +22,9 @@ int32_t sym_code_offset(int32_t qmax);
 ///     level = roundf(x*id) (halves away from zero), clamped to [-127, 127] (only reachable with
 ///     clip < 1), code = level + 128.
 /// As in llama.cpp, id comes from the float32 d; the stored scale is d rounded to float16.
-/// clip = 1 is llama.cpp exactly. Throws ConfigError for another qmax.
+/// clip = 1 is llama.cpp's reference rule exactly. (Its CPU backend writes q4_0 cache rows with
+/// that rule; its x86 AVX q8_0 writer takes id = 127/a and rounds ties to even, so rare ties and
+/// 1-ulp products can differ there.) Throws ConfigError for another qmax.
 void quantize_group_sym(const float* x, int64_t n, int32_t qmax, float clip, uint8_t* codes,
                         float* scale, float* zero);
 
