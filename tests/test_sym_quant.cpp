@@ -221,6 +221,21 @@ TEST(SymQuant, Q8_0IdComesFromFloat32Scale) {
   EXPECT_EQ(fp16_bits(b.scale), 0x2008);
 }
 
+// clip < 1 (SKVQ's clip option) shrinks d, so codes reach both clamps, which llama.cpp never does.
+// q4_0, clip 0.5: m = -8, d = 0.5 * -8 / -8 = 0.5, id = 2; -8 -> -7.5 -> 0, 8 -> 24.5 -> 15,
+// 4 -> 16.5 -> 15, -4 -> 0.5 -> 0, 1 -> 10.5 -> 10, -1 -> 6.5 -> 6, 0.25 -> 9.0 -> 9.
+// q8_0, clip 0.5: a = 127, d = 0.5, id = 2; 127 -> 254 -> 127, -127 -> -127, 10 -> 20,
+// -63.5 -> -127, 0.25 -> 0.5 -> 1, -0.25 -> -1.
+TEST(SymQuant, ClipReachesBothClamps) {
+  auto b4 = quantize(pad32({-8, 8, 4, -4, 1, -1, 0.25f}), 15, 0.5f);
+  EXPECT_EQ(std::vector<uint8_t>(b4.codes.begin(), b4.codes.begin() + 7), (std::vector<uint8_t>{0, 15, 15, 0, 10, 6, 9}));
+  EXPECT_EQ(b4.scale, 0.5f);
+  auto b8 = quantize(pad32({127, -127, 10, -63.5f, 0.25f, -0.25f}), 255, 0.5f);
+  auto l = levels(b8);
+  EXPECT_EQ(std::vector<int>(l.begin(), l.begin() + 6), (std::vector<int>{127, -127, 20, -127, 1, -1}));
+  EXPECT_EQ(b8.scale, 0.5f);
+}
+
 TEST(SymQuant, OtherWidthsAreRefused) {
   EXPECT_THROW(quantize(pad32({1}), 3), ConfigError);
   EXPECT_THROW(sym_code_offset(7), ConfigError);
