@@ -34,6 +34,7 @@ struct GroupQuantParams {
   int32_t qmax = 3;          ///< 2^bits - 1; 2 for ternary
   float clip_ratio = 1.0f;   ///< lo = clip*min, hi = clip*max
   bool fp8 = false;          ///< round scale and zero to FP8 E4M3 (else float16)
+  bool sym = false;          ///< symmetric scale-only groups (quantize_group_sym, sym_quant.h)
 };
 
 /// CPU reference: fake-quantizes `rows` token vectors of `channels` floats in place, each
@@ -45,13 +46,15 @@ void fake_quant_rows_cpu(float* x, int64_t rows, int64_t channels, const GroupLa
 /// scale and zero-point (after fp8/fp16 rounding). codes[i] in [0, qmax]. Section 2 exactly:
 /// lo = clip*min, hi = clip*max, scale = max((hi-lo)/qmax, 1e-5), zero = lo,
 /// q = clamp(round_half_even((x - zero)/scale), 0, qmax). A scale that rounds to 0 in FP8
-/// gives codes 0 (x_hat = zero).
+/// gives codes 0 (x_hat = zero). With p.sym: quantize_group_sym (llama.cpp q4_0/q8_0) instead,
+/// zero = -offset * scale.
 void quantize_group(const float* x, int64_t n, const GroupQuantParams& p, uint8_t* codes,
                     float* scale, float* zero);
 
 /// Fake-quantizes the last dimension of `x` (float32, shape [..., C]) per token and returns a
 /// new tensor of the same shape. Runs the CUDA kernel when x is on a GPU and the build has
-/// CUDA, the CPU reference otherwise. Throws ConfigError if C != layout.channels().
+/// CUDA, the CPU reference otherwise (always for p.sym, copying through host memory).
+/// Throws ConfigError if C != layout.channels().
 at::Tensor fake_quant_tokens(const at::Tensor& x, const GroupLayout& layout,
                              const GroupQuantParams& p);
 

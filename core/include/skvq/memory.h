@@ -9,7 +9,7 @@
 //   - a quantized token costs, per layer and per tensor (K or V) of C = kv_channels() elements,
 //     C * stored_bits_per_element / 8 bytes: codes at stored_code_bits (ternary 1.5-bit codes
 //     take 1.6 bits, 5 codes per byte) plus one scale and one zero-point per group (1 byte each
-//     with fp8, 2 bytes each otherwise);
+//     with fp8, 2 bytes each otherwise; sym: one float16 scale and no zero-point);
 //   - KIVI keys are quantized per channel in complete groups of g tokens: tokens of an
 //     incomplete group outside the residual stay float16 as well.
 #include <nlohmann/json.hpp>

@@ -7,7 +7,8 @@
 // Code i of the stream occupies bits [i*b, i*b + b) (b = 2, 3, 4 or 8; LSB first within a
 // byte). Ternary ("1.5 bits", qmax 2) packs 5 codes per byte in base 3: byte k holds
 // sum_{i<5} code[5k+i] * 3^i (at most 242). Scale and zero are one FP8 E4M3 byte each with fp8,
-// else two little-endian float16 bytes each. A format with qmax 0 is "raw": the token is C
+// else two little-endian float16 bytes each; sym (sym_quant.h) stores only the scale, two
+// little-endian float16 bytes, and the zero-point is -offset * scale. A format with qmax 0 is "raw": the token is C
 // float32 values in original channel order (an unquantized tensor).
 // Plain C++, no LibTorch: the CUDA kernels (cuda/) use exactly the same layout.
 #include <cstdint>
@@ -47,11 +48,12 @@ struct PackedFormat {
   int64_t channels() const { return layout.channels(); }
   /// Bytes of the code stream of one token (0 for raw).
   int64_t code_bytes() const;
-  /// Bytes of the scale+zero pairs of one token: n_groups * (2 with fp8, 4 without).
+  /// Bytes of the scale+zero pairs of one token: n_groups * (2 with fp8 or sym, 4 otherwise).
   int64_t param_bytes() const;
   /// Bytes of one packed token: code_bytes + param_bytes (raw: 4*C).
   int64_t token_bytes() const;
-  /// Scale and zero of group g of a packed token (decoded FP8/float16 values).
+  /// Scale and zero of group g of a packed token (decoded FP8/float16 values; sym: the float16
+  /// scale and the implied zero -sym_code_offset(qmax) * scale).
   void group_params(const uint8_t* token, int64_t g, float* scale, float* zero) const;
 };
 

@@ -29,6 +29,7 @@ struct QuantConfig {
   bool pre_rope = false;     ///< quantize keys before RoPE
   double clip_ratio = 1.0;   ///< lo/hi multiplier in (0,1]; "clip" alone = 0.92
   bool fp8 = false;          ///< scale and zero-point stored as FP8 E4M3 (else float16)
+  bool sym = false;          ///< symmetric groups, float16 scale only (llama.cpp q4_0 / q8_0; sym_quant.h)
 
   /// Parses the grammar of skvq-method.md section 5; also accepts "fp16", "fp32", "none"
   /// for the unquantized reference. Throws ConfigError naming the bad field (e.g. "k9: bits
@@ -36,8 +37,9 @@ struct QuantConfig {
   /// Numbers are plain decimals (no sign, exponent or hex); every option may appear once
   /// (aliases count as one: rod = reorder); g, w and sink are at most 2^20.
   static QuantConfig parse(std::string_view text);
-  /// Canonical string: k-v-g first, then w, reorder, smooth, pre_rope, clip, sink, fp8, KIVI,
-  /// rtn. parse(to_string()) == *this. Unquantized prints "fp16".
+  /// "sym" needs bits 4 or 8 (or 16) and refuses fp8 and KIVI.
+  /// Canonical string: k-v-g first, then w, reorder, smooth, pre_rope, clip, sink, fp8, sym,
+  /// KIVI, rtn. parse(to_string()) == *this. Unquantized prints "fp16".
   std::string to_string() const;
 
   bool quantizes_keys() const { return method != QuantMethod::None && k_bits < 16; }
@@ -62,8 +64,9 @@ double stored_code_bits(double bits);
 
 /// Average stored bits per element of one tensor (K or V) in the quantized region:
 /// stored_code_bits + (bits of scale + zero-point) / group size; scale and zero are 8 bits each
-/// with fp8 and 16 bits each otherwise (KIVI and RTN store float16). 16 for unquantized.
-/// Example: 2-bit, g128, fp8 -> 2 + 16/128 = 2.125.
+/// with fp8 and 16 bits each otherwise (KIVI and RTN store float16); sym stores one float16
+/// scale and no zero-point. 16 for unquantized.
+/// Examples: 2-bit, g128, fp8 -> 2 + 16/128 = 2.125; k4-v4-g32-sym -> 4 + 16/32 = 4.5 (q4_0).
 double stored_bits_per_element(const QuantConfig& c, bool keys);
 
 }  // namespace skvq

@@ -28,6 +28,7 @@ PackedFormat make_format(const GroupLayout& layout, const QuantConfig& c, bool k
   f.params.qmax = quantized ? qmax_for_bits(keys ? c.k_bits : c.v_bits) : 0;
   f.params.clip_ratio = static_cast<float>(c.clip_ratio);
   f.params.fp8 = c.fp8;
+  f.params.sym = c.sym;
   if (quantized) code_bits_for_qmax(f.params.qmax);  // throws for an unsupported width
   return f;
 }

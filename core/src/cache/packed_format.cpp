@@ -5,6 +5,7 @@
 
 #include "skvq/error.h"
 #include "skvq/packed.h"
+#include "skvq/sym_quant.h"
 
 namespace skvq {
 
@@ -131,7 +132,7 @@ int64_t PackedFormat::code_bytes() const {
   return raw() ? 0 : packed_code_bytes(channels(), params.qmax);
 }
 int64_t PackedFormat::param_bytes() const {
-  return raw() ? 0 : layout.num_groups() * (params.fp8 ? 2 : 4);
+  return raw() ? 0 : layout.num_groups() * (params.sym || params.fp8 ? 2 : 4);
 }
 int64_t PackedFormat::token_bytes() const {
   return raw() ? 4 * channels() : code_bytes() + param_bytes();
@@ -139,7 +140,10 @@ int64_t PackedFormat::token_bytes() const {
 
 void PackedFormat::group_params(const uint8_t* token, int64_t g, float* scale, float* zero) const {
   const uint8_t* p = token + code_bytes();
-  if (params.fp8) {
+  if (params.sym) {  // float16 scale only; the zero-point is implied by the code offset
+    *scale = fp16_value(static_cast<uint16_t>(p[2 * g] | (p[2 * g + 1] << 8)));
+    *zero = -static_cast<float>(sym_code_offset(params.qmax)) * *scale;
+  } else if (params.fp8) {
     *scale = fp8_e4m3_value(p[2 * g]);
     *zero = fp8_e4m3_value(p[2 * g + 1]);
   } else {
@@ -167,7 +171,11 @@ void pack_token(const PackedFormat& f, const float* x, uint8_t* out) {
     const int64_t a = L.offsets[g], n = L.offsets[g + 1] - a;
     float s = 0, z = 0;
     quantize_group(xp.data() + a, n, f.params, codes.data() + a, &s, &z);
-    if (f.params.fp8) {
+    if (f.params.sym) {
+      const uint16_t sb = fp16_bits(s);
+      params[2 * g] = static_cast<uint8_t>(sb & 0xFF);
+      params[2 * g + 1] = static_cast<uint8_t>(sb >> 8);
+    } else if (f.params.fp8) {
       params[2 * g] = fp8_e4m3_bits(s);
       params[2 * g + 1] = fp8_e4m3_bits(z);
     } else {

@@ -240,6 +240,7 @@ void analyze_into(RunSession& session, AnalyzeSummary& sum, const Model& model,
       GroupQuantParams p;
       p.qmax = qmax_for_bits(bits_for(keys));
       p.fp8 = config.fp8;
+      p.sym = config.sym;
       GroupLayout plain = GroupLayout::contiguous(C, g), reord;
       reord.perm = cl.perm;
       reord.offsets = cl.offsets;

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "skvq/error.h"
+#include "skvq/sym_quant.h"
 
 #ifdef SKVQ_HAVE_CUDA
 #include "skvq_cuda/fake_quant.h"
@@ -40,6 +41,7 @@ float round_to_fp16(float x) { return static_cast<float>(c10::Half(x)); }
 
 void quantize_group(const float* x, int64_t n, const GroupQuantParams& p, uint8_t* codes,
                     float* scale, float* zero) {
+  if (p.sym) return quantize_group_sym(x, n, p.qmax, p.clip_ratio, codes, scale, zero);
   float mn = std::numeric_limits<float>::infinity(), mx = -std::numeric_limits<float>::infinity();
   for (int64_t i = 0; i < n; ++i) {
     mn = std::min(mn, x[i]);
@@ -126,7 +128,11 @@ at::Tensor fake_quant_tokens(const at::Tensor& x, const GroupLayout& layout, con
   auto out = x.to(at::kFloat).contiguous().clone();
   const int64_t rows = out.numel() / std::max<int64_t>(C, 1);
   if (rows == 0) return out.to(x.scalar_type());
-  if (out.is_cuda()) {
+  if (out.is_cuda() && p.sym) {  // no CUDA kernel for the sym codec: CPU reference
+    auto host = out.cpu();
+    fake_quant_rows_cpu(host.data_ptr<float>(), rows, C, layout, p);
+    out.copy_(host);
+  } else if (out.is_cuda()) {
 #ifdef SKVQ_HAVE_CUDA
     auto dev = at::TensorOptions().dtype(at::kLong).device(out.device());
     auto perm = at::tensor(layout.perm, at::kLong).to(dev);

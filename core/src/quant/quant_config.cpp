@@ -79,6 +79,17 @@ std::string format_number(double v) {
   }
 }
 
+// "sym" (llama.cpp q4_0 / q8_0 groups, sym_quant.h): its codecs exist for 4 and 8 bits, its
+// scale is float16 by definition, and KIVI's per-channel key groups are another method.
+template <class Fail>
+void check_sym_config(const QuantConfig& c, Fail& fail) {
+  for (double b : {c.k_bits, c.v_bits})
+    if (b != 4 && b != 8 && b != 16)
+      throw fail("sym", "bits must be 4 (q4_0), 8 (q8_0) or 16 (unquantized), got " + format_number(b));
+  if (c.fp8) throw fail("sym", "stores a float16 scale (llama.cpp q4_0/q8_0); does not combine with fp8");
+  if (c.method == QuantMethod::KIVI) throw fail("sym", "does not combine with KIVI (per-channel key groups)");
+}
+
 }  // namespace
 
 int32_t qmax_for_bits(double bits) {
@@ -92,7 +103,7 @@ double stored_code_bits(double bits) { return bits == 1.5 ? 1.6 : bits; }
 double stored_bits_per_element(const QuantConfig& c, bool keys) {
   const double bits = keys ? c.k_bits : c.v_bits;
   if (c.method == QuantMethod::None || bits >= 16 || c.group_size <= 0) return 16.0;
-  const double scale_zero_bits = c.fp8 ? 16.0 : 32.0;
+  const double scale_zero_bits = c.sym ? 16.0 : c.fp8 ? 16.0 : 32.0;  // sym: float16 scale only
   return stored_code_bits(bits) + scale_zero_bits / static_cast<double>(c.group_size);
 }
 
@@ -154,6 +165,9 @@ QuantConfig QuantConfig::parse(std::string_view text) {
     } else if (f == "smooth" || f == "pre_rope" || f == "fp8") {
       once(f);
       (f == "smooth" ? c.smooth : f == "fp8" ? c.fp8 : c.pre_rope) = true;
+    } else if (f == "sym") {
+      once("sym");
+      c.sym = true;
     } else if (f == "KIVI" || f == "kivi") {
       once("KIVI");
       kivi = true;
@@ -162,7 +176,7 @@ QuantConfig QuantConfig::parse(std::string_view text) {
       rtn = true;
     } else {
       throw fail(f, "unknown option (known: k<bits>, v<bits>, g<group>, w<window>, reorder|rod, "
-                    "smooth, pre_rope, clip[<ratio>], sink<S>, fp8, KIVI, rtn)");
+                    "smooth, pre_rope, clip[<ratio>], sink<S>, fp8, sym, KIVI, rtn)");
     }
   }
   const bool have_k = seen.count("k"), have_v = seen.count("v"), have_g = seen.count("g"),
@@ -178,6 +192,7 @@ QuantConfig QuantConfig::parse(std::string_view text) {
     c.method = kivi ? QuantMethod::KIVI : QuantMethod::RTN;
     if (kivi && have_sink) throw fail("KIVI", "has no sink tokens (its residual is the window)");
   }
+  if (c.sym) check_sym_config(c, fail);
   return c;
 }
 
@@ -191,6 +206,7 @@ std::string QuantConfig::to_string() const {
   if (clip_ratio < 1.0) s += clip_ratio == kDefaultClip ? std::string("-clip") : "-clip" + format_number(clip_ratio);
   if (sink > 0) s += "-sink" + std::to_string(sink);
   if (fp8) s += "-fp8";
+  if (sym) s += "-sym";
   if (method == QuantMethod::KIVI) s += "-KIVI";
   if (method == QuantMethod::RTN) s += "-rtn";
   return s;
