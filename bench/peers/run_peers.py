@@ -88,6 +88,12 @@ def llama_rows(a, version, log):
         cmd = [a.llama_bin + "/llama-perplexity", "-m", a.model, "-f", a.slice, "-c", str(a.ctx), "--chunks",
                str(a.chunks), "-t", str(a.threads), "-fa", "on", "-ctk", t, "-ctv", t]
         rc, out, err, rss, secs = run_rss(cmd, log)
+        repack = True
+        if rc == -11:  # seen on some AMX machines: the repacked CPU kernels crash; plain ones work
+            print(f"peers: warning: llama-perplexity crashed (SIGSEGV) for {t}; again with --no-repack "
+                  "(its row is marked repack: false; its speed is then not llama.cpp's best)", file=sys.stderr)
+            repack = False
+            rc, out, err, rss, secs = run_rss(cmd + ["--no-repack"], log)
         if rc != 0:
             die(f"llama-perplexity failed for {t} (exit {rc}); see {log}")
         m = re.search(r"Final estimate: PPL = ([0-9.]+)", out + err)
@@ -96,7 +102,7 @@ def llama_rows(a, version, log):
         ppl_tps = int(pe.group(2)) / (float(pe.group(1)) / 1000) if pe else None
         print(f"llama.cpp {t}: llama-bench ...", file=sys.stderr, flush=True)
         bcmd = [a.llama_bin + "/llama-bench", "-m", a.model, "-t", str(a.threads), "-fa", "on", "-ctk", t, "-ctv", t,
-                "-p", str(a.ctx), "-n", "64", "-d", a.depths, "-r", str(a.reps), "-o", "json"]
+                "-p", str(a.ctx), "-n", "64", "-d", a.depths, "-r", str(a.reps), "-o", "json"] + ([] if repack else ["--repack", "0"])
         brc, bout, berr, _, bsecs = run_rss(bcmd, log)
         decode, prompt = {}, None
         if brc == 0:
@@ -112,7 +118,7 @@ def llama_rows(a, version, log):
             "kv_bytes_per_token": 5760 * 2 * bits / 8, "ppl": float(m.group(1)) if m else None,
             "protocol": "llama.cpp", "tokens": int(nchunks.group(1)) * (a.ctx - 1 - a.ctx // 2) if nchunks else None,
             "ppl_eval_tokens_per_s": ppl_tps, "prompt_tokens_per_s": prompt, "decode_tokens_per_s": decode,
-            "peak_rss_mb": rss, "ppl_seconds": secs, "bench_seconds": bsecs})
+            "peak_rss_mb": rss, "ppl_seconds": secs, "bench_seconds": bsecs, "repack": repack})
     return rows
 
 
