@@ -100,6 +100,11 @@ def llama_rows(a, version, log):
         pe = re.search(r"prompt eval time =\s*([0-9.]+) ms /\s*(\d+) tokens", out + err)
         nchunks = re.search(r"calculating perplexity over (\d+) chunks", out + err)
         ppl_tps = int(pe.group(2)) / (float(pe.group(1)) / 1000) if pe else None
+        # Newer builds print no "prompt eval time"; they time the first pass of n_seq chunks.
+        sp = re.search(r"([0-9.]+) seconds per pass", out + err)
+        nseq = re.search(r"n_seq\s*=\s*(\d+)", out + err)
+        if ppl_tps is None and sp and nseq and float(sp.group(1)) > 0:
+            ppl_tps = int(nseq.group(1)) * a.ctx / float(sp.group(1))
         print(f"llama.cpp {t}: llama-bench ...", file=sys.stderr, flush=True)
         bcmd = [a.llama_bin + "/llama-bench", "-m", a.model, "-t", str(a.threads), "-fa", "on", "-ctk", t, "-ctv", t,
                 "-p", str(a.ctx), "-n", "64", "-d", a.depths, "-r", str(a.reps), "-o", "json"] + ([] if repack else ["--repack", "0"])
