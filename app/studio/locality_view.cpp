@@ -1,3 +1,4 @@
+#include "view_state.h"
 #include "locality_view.h"
 
 #include <QCheckBox>
@@ -90,6 +91,7 @@ LocalityView::LocalityView(QWidget* parent) : QWidget(parent) {
   for (QComboBox* c : {layer_, sink_, window_})
     connect(c, &QComboBox::currentIndexChanged, this, [this] { redraw(); });
   connect(fixedScale_, &QCheckBox::toggled, this, [this] { redraw(); });
+  remember_choices(this, QStringLiteral("locality"), {"fixedScale"});
 }
 
 void LocalityView::setStore(RunStore* store) {

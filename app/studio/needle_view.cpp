@@ -1,3 +1,4 @@
+#include "view_state.h"
 #include "needle_view.h"
 
 #include <QComboBox>
@@ -92,6 +93,7 @@ NeedleView::NeedleView(QWidget* parent) : QWidget(parent) {
   });
   connect(metric_, &QComboBox::currentIndexChanged, this, [this] { redraw(); });
   connect(swap_, &QPushButton::clicked, this, &NeedleView::swapRuns);
+  remember_choices(this, QStringLiteral("needle"), {"metric"});
 }
 
 void NeedleView::swapRuns() {

@@ -1,3 +1,4 @@
+#include "view_state.h"
 #include "outlier_view.h"
 
 #include <QComboBox>
@@ -98,6 +99,7 @@ OutlierView::OutlierView(QWidget* parent) : QWidget(parent) {
       redraw();
     });
   connect(overview_, &gui::ChannelMapPlot::rowClicked, layer_, &QComboBox::setCurrentIndex);
+  remember_choices(this, QStringLiteral("outliers"), {"tensor", "order", "overviewStat"});
 }
 
 void OutlierView::setStore(RunStore* store) {

@@ -1,6 +1,7 @@
 // The main window and every view on a real run store (stories260K runs made by `skvq`):
 // the widgets show the stored numbers and react to their controls.
 #include <QtTest/QtTest>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDialog>
 #include <QDockWidget>
@@ -340,6 +341,32 @@ class TestGuiViews : public QObject {
       b.comparisonView()->yAxisBox()->setCurrentIndex(0);
     }
     QSettings().remove("window");
+  }
+
+  void viewChoicesAreRemembered() {
+    QSettings().remove("views");
+    {
+      OutlierView a;
+      NeedleView n;
+      LocalityView l;
+      auto* order = a.findChild<QComboBox*>("order");
+      QCOMPARE(order->currentIndex(), 1);  // default: reordered
+      order->setCurrentIndex(0);
+      Q_EMIT order->activated(0);  // as a user's choice
+      auto* metric = n.findChild<QComboBox*>("metric");
+      metric->setCurrentIndex(2);
+      Q_EMIT metric->activated(2);
+      a.findChild<QComboBox*>("tensor")->setCurrentIndex(1);  // set by code: not remembered
+      l.findChild<QCheckBox*>("fixedScale")->click();
+    }
+    OutlierView a;
+    NeedleView n;
+    LocalityView l;
+    QCOMPARE(a.findChild<QComboBox*>("order")->currentIndex(), 0);
+    QCOMPARE(a.findChild<QComboBox*>("tensor")->currentIndex(), 0);
+    QCOMPARE(n.findChild<QComboBox*>("metric")->currentIndex(), 2);
+    QCOMPARE(l.findChild<QCheckBox*>("fixedScale")->isChecked(), true);
+    QSettings().remove("views");
   }
 
   void mergedStoreOpensLikeAnyOther() {
