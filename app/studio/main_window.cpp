@@ -108,6 +108,11 @@ void MainWindow::updateCentralPage() {
   const StudioSettings s;
   empty_->check(s.dataDir(), QString::fromStdString(skvq::models_dir()));
   central_->setCurrentIndex(empty ? 0 : 1);
+  const bool writable = store_ && !store_->read_only();
+  calibrate_->setEnabled(writable);
+  calibrate_->setToolTip(writable ? tr("Calibrate a model and store the calibration in %1").arg(QString::fromStdString(store_->path()))
+                                  : store_ ? tr("The run store is open read-only: open it with File > Open run store")
+                                           : tr("Open a run store first (File > Open run store)"));
 }
 
 void MainWindow::showSettings() {
@@ -204,7 +209,8 @@ void MainWindow::buildMenus() {
   file->addAction(tr("&Settings..."), this, &MainWindow::showSettings);
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);  // closeEvent asks, saves state
   QMenu* tools = menuBar()->addMenu(tr("&Tools"));
-  tools->addAction(tr("&Calibrate a model..."), this, &MainWindow::showCalibrationWizard);
+  tools->setToolTipsVisible(true);
+  calibrate_ = tools->addAction(tr("&Calibrate a model..."), this, &MainWindow::showCalibrationWizard);
   tools->addAction(tr("&Refresh"), QKeySequence::Refresh, this, &MainWindow::refreshAll);
   tools->addAction(tr("Cancel current &job"), QKeySequence(Qt::Key_Escape), runner_, &JobRunner::cancel);
   add_run_menu(*this);

@@ -7,6 +7,7 @@
 
 #include "skvq/run_store.h"
 
+class QAction;
 class QDockWidget;
 class QMenu;
 class QStackedWidget;
@@ -44,6 +45,8 @@ class MainWindow : public QMainWindow {
   /// no models (or none is open).
   EmptyStatePage* emptyState() const { return empty_; }
   bool showsEmptyState() const;
+  /// Tools > Calibrate: disabled, with the reason as its tooltip, without a writable store.
+  QAction* calibrateAction() const { return calibrate_; }
   /// Shows and raises the dock holding `view` (one of the views above).
   void raiseView(QWidget* view);
   /// Errors go to dialogs unless quiet (tests); the last one is kept.
@@ -86,6 +89,7 @@ class MainWindow : public QMainWindow {
   ComparisonView* comparison_;
   JobStatusWidget* status_;
   QMenu* recent_ = nullptr;
+  QAction* calibrate_ = nullptr;
   QMenu* viewMenu_ = nullptr;
   QList<QDockWidget*> docks_;
   bool quiet_ = false;

@@ -165,8 +165,11 @@ class TestGuiViews : public QObject {
     const QString checks = w.emptyState()->checkText();
     QVERIFY2(checks.contains("stories260K.bin"), qPrintable(checks));
     QVERIFY2(checks.contains("SmolLM2-135M-Instruct"), qPrintable(checks));
+    QVERIFY(w.calibrateAction()->isEnabled());
     QVERIFY(w.openDatabase(test::gui_fixture().db, true));
     QVERIFY(!w.showsEmptyState());
+    QVERIFY(!w.calibrateAction()->isEnabled());  // read-only: the reason is its tooltip
+    QVERIFY(w.calibrateAction()->toolTip().contains("read-only"));
   }
 
   void statusBarAfterFailureAndCancelIsEmpty() {
