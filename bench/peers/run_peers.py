@@ -137,7 +137,11 @@ def our_rows(a, version, log):
                              "16", "--seq-len", "512", "--group-sizes", "32,64", "--seed", "1234", "--out", calib], log)
         if rc != 0:
             die(f"skvq calibrate failed (exit {rc}); see {log}")
-    prompt_long = open(a.slice, encoding="utf-8", errors="replace").read()[: a.decode_prompt_chars]
+    with open(a.wiki, "rb") as f:  # our decode prompts: held-out WikiText after the calibration text
+        f.seek(a.skip_bytes)
+        held_out = f.read(int(max(a.decode_ctxs) * a.chars_per_token) + 16).decode("utf-8", errors="replace")
+    prompts = [("0", "Once upon a time")] + [(str(c), held_out[: int(c * a.chars_per_token)]) for c in a.decode_ctxs]
+    decode_configs = set(a.decode_configs.split(","))
     rows = []
     for config, label in OUR_CONFIGS:
         print(f"skvq {config}: perplexity ...", file=sys.stderr, flush=True)
@@ -153,7 +157,7 @@ def our_rows(a, version, log):
         chunks = entry["tokens"] // (a.ctx - 1 - a.ctx // 2)
         eval_tps = chunks * a.ctx / entry["wall_seconds"] if entry["wall_seconds"] > 0 else None
         decode = {}
-        for ctx_label, prompt in () if a.no_decode else (("0", "Once upon a time"), (str(a.decode_ctx), prompt_long)):
+        for ctx_label, prompt in () if a.no_decode or config not in decode_configs else prompts:
             print(f"skvq {config}: decode at context {ctx_label} ...", file=sys.stderr, flush=True)
             g = base + ["generate", "--model", a.model, "--prompt", prompt, "--max-new-tokens", "64",
                         "--temperature", "0", "--stats"]
@@ -199,6 +203,32 @@ def table(rows, a, llama_f16_tps):
     return "\n".join(lines)
 
 
+def nearest(decode, ctx):
+    """The decode figure at the context nearest ctx, within 25 % of it (keys are context labels)."""
+    keys = [k for k in decode if k.isdigit() and abs(int(k) - ctx) <= 0.25 * ctx]
+    return decode[min(keys, key=lambda k: abs(int(k) - ctx))] if keys else None
+
+
+def targets(rows, a):
+    """The speed targets of issue 11 as ratios measured in this run (None when a figure is missing)."""
+    def row(system, config):
+        found = [r for r in rows if r["system"] == system and r["config"] == config and r.get("protocol") == "llama.cpp"]
+        return found[0] if found else None
+    f16, q4, ours, skvq2 = row("llama.cpp", "f16"), row("llama.cpp", "q4_0"), row("skvq", "fp16"), \
+        row("skvq", "k2-v2-g32-reorder-pre_rope-clip-sink5-fp8")
+    ctx = max(a.decode_ctxs) if a.decode_ctxs else 0
+    out = []
+    def ratio(name, mine, theirs, goal):
+        r = mine / theirs if mine and theirs else None
+        out.append(f"- {name}: {fmt(r, '.2f')}x (target >= {goal}x; {fmt(mine, '.1f')} vs {fmt(theirs, '.1f')} tokens/s)")
+    ratio("perplexity evaluation, our fp16 vs llama-perplexity f16", ours and ours["ppl_eval_tokens_per_s"],
+          f16 and f16["ppl_eval_tokens_per_s"], 1.5)
+    mine = skvq2 and nearest(skvq2["decode_tokens_per_s"], ctx)
+    ratio(f"decode at ~{ctx}, SKVQ 2-bit packed vs llama.cpp f16", mine, f16 and nearest(f16["decode_tokens_per_s"], ctx), 1.5)
+    ratio(f"decode at ~{ctx}, SKVQ 2-bit packed vs llama.cpp q4_0", mine, q4 and nearest(q4["decode_tokens_per_s"], ctx), 1.0)
+    return "\n".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--root", required=True)
@@ -208,14 +238,18 @@ def main():
     ap.add_argument("--ctx", type=int, default=512)
     ap.add_argument("--chunks", type=int, default=8)
     ap.add_argument("--skip-bytes", type=int, default=700000)
-    ap.add_argument("--depths", default="0,1024,4096", help="llama-bench -d")
+    ap.add_argument("--depths", default="0,1024,4096,8000", help="llama-bench -d")
     ap.add_argument("--reps", type=int, default=2, help="llama-bench -r")
     ap.add_argument("--types", default=",".join(LLAMA_TYPES), help="llama.cpp KV cache types (-ctk/-ctv)")
-    ap.add_argument("--decode-ctx", type=int, default=1024, help="label of our long-prompt decode run")
-    ap.add_argument("--decode-prompt-chars", type=int, default=4400, help="about 1000 SmolLM2 tokens of WikiText")
+    ap.add_argument("--decode-ctxs", default="1024,4096,8000",
+                    help="contexts of our long-prompt decode runs (prompt tokens, approximately; the measured count is stored)")
+    ap.add_argument("--chars-per-token", type=float, default=4.0, help="WikiText characters per SmolLM2 token, about")
+    ap.add_argument("--decode-configs", default="fp16,k4-v4-g32-sym,k2-v2-g32-reorder-pre_rope-clip-sink5-fp8",
+                    help="our configurations whose decode speed is measured")
     ap.add_argument("--no-decode", action="store_true", help="skip our decode runs (skvq generate --stats)")
     ap.add_argument("--only", choices=["llama.cpp", "skvq"], help="run one system only")
     a = ap.parse_args()
+    a.decode_ctxs = [int(c) for c in a.decode_ctxs.split(",") if c]
     a.out_dir = a.root + "/build/peers"
     a.llama_bin = a.out_dir + "/llama.cpp/bin"
     a.skvq = a.root + "/build/app/skvq"
@@ -264,6 +298,7 @@ def main():
     if f16 and ours and f16[0]["ppl"] and ours[0]["ppl"]:
         d = (ours[0]["ppl"] - f16[0]["ppl"]) / f16[0]["ppl"] * 100
         print(f"\nf16 cache: skvq PPL {ours[0]['ppl']:.4f} vs llama.cpp {f16[0]['ppl']:.4f}: {d:+.3f} %")
+    print("\nspeed targets (same model, text and threads, this run):\n" + targets(rows, a))
     print(f"\nwrote {a.out_dir}/peers.json ({len(rows)} rows) in {time.time() - t0:.0f} s; log {log}")
 
 
