@@ -48,5 +48,5 @@ fi
 export XDG_CONFIG_HOME=$WORK/config
 rm -rf "$XDG_CONFIG_HOME"
 xvfb-run -a -s "-screen 0 1600x1000x24" "$BUILD/app/studio/skvq-studio" --db "$DB" \
-  --data-dir "$DATA" --calibration "$CALIB" --screenshot-dir "$OUT"
+  --data-dir "$DATA" --screenshot-dir "$OUT"
 ls -l "$OUT"

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "legend_layout.h"
 #include "plot_export.h"
 
 namespace skvq::gui {
@@ -49,8 +50,9 @@ void CurvePlot::setLegendOutside(bool outside) {
     plotLayout()->addElement(row, 1, legend);
     plotLayout()->setColumnStretchFactor(1, 0.001);
     legend->setMaximumSize(220, QWIDGETSIZE_MAX);
+    stack_legend_at_top(this);  // its natural height, at the top, not spread over the plot
   } else {
-    plotLayout()->take(legend);
+    if (legend->layout()) legend->layout()->take(legend);
     plotLayout()->simplify();
     axisRect()->insetLayout()->addElement(legend, Qt::AlignTop | Qt::AlignRight);
   }

@@ -26,9 +26,10 @@ SystemStyle style_for(const std::string& system) {
   return {QColor(148, 103, 189), QCPScatterStyle::ssSquare};
 }
 
+// Short legend labels; the peer's version is in the table's tooltip.
 QString system_label(const ComparisonRow& r) {
   if (!r.peer) return QObject::tr("SKVQ Studio (ours)");
-  return QString::fromStdString(r.system + (r.version.empty() ? "" : " " + r.version)) + QObject::tr(" (peer)");
+  return QString::fromStdString(r.system) + QObject::tr(" (peer)");
 }
 
 }  // namespace

@@ -71,6 +71,7 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
   memoryPlot_->setObjectName("memoryPlot");
   memoryPlot_->setTitles(tr("KV-cache memory vs context length"), tr("context length (tokens)"), tr("MiB"));
   memoryPlot_->setLegendOutside(true);
+  pplPlot_->setLegendOutside(true);  // the markers' legend never covers points
   table_->setMinimumHeight(60);  // the splitters share the height; a 1280x720 screen fits the window
   for (QWidget* w : std::initializer_list<QWidget*>{pplPlot_, bytesPlot_, memoryPlot_}) w->setMinimumHeight(130);
 
@@ -265,7 +266,8 @@ void ComparisonView::fillTable() {
     };
     num(0, static_cast<double>(r.run_id), 0);
     table_->item(row, 0)->setData(Qt::UserRole, qlonglong(r.run_id));
-    text(1, r.peer ? r.system + (r.version.empty() ? "" : " " + r.version) : r.system);
+    text(1, r.system);
+    if (!r.version.empty()) table_->item(row, 1)->setToolTip(QString::fromStdString(r.version));
     text(2, r.config);
     text(3, r.calibration);
     num(4, r.ppl, 4);

@@ -250,7 +250,7 @@ void OutlierView::redraw() {
   r.group_size = item.value("group_size", 0);
   const bool reordered = order_->currentIndex() == 1;
   channels_->setChannels(r, reordered,
-                         tr("Layer %1 %2: per-channel min..max (bars), absmax (+), %3")
+                         tr("Layer %1 %2 per channel: min..max (bars), absmax (+)\n%3")
                              .arg(layer).arg(QString(t).toUpper(), sourceLabel()));
   double widest = 0;
   int widestChannel = -1;
