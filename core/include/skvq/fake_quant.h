@@ -35,10 +35,16 @@ struct GroupQuantParams {
   float clip_ratio = 1.0f;   ///< lo = clip*min, hi = clip*max
   bool fp8 = false;          ///< round scale and zero to FP8 E4M3 (else float16)
   bool sym = false;          ///< symmetric scale-only groups (quantize_group_sym, sym_quant.h)
+  /// > 0: each block of this many consecutive original channels (one KV head: head_dim) is
+  /// rotated by the normalized Hadamard matrix H before grouping and rotated back after, so the
+  /// result is H Q(H x) per head (option "had", hadamard.h). 0: no rotation.
+  int64_t hadamard_dim = 0;
 };
 
 /// CPU reference: fake-quantizes `rows` token vectors of `channels` floats in place, each
-/// per group of `layout`. x is row-major [rows, channels] float32.
+/// per group of `layout`. x is row-major [rows, channels] float32. With p.hadamard_dim the
+/// rotation wraps the whole per-token step (before the permutation and smoothing, after their
+/// inverse); throws ConfigError unless it is a power of two dividing channels.
 void fake_quant_rows_cpu(float* x, int64_t rows, int64_t channels, const GroupLayout& layout,
                          const GroupQuantParams& p);
 
@@ -53,7 +59,8 @@ void quantize_group(const float* x, int64_t n, const GroupQuantParams& p, uint8_
 
 /// Fake-quantizes the last dimension of `x` (float32, shape [..., C]) per token and returns a
 /// new tensor of the same shape. Runs the CUDA kernel when x is on a GPU and the build has
-/// CUDA, the CPU reference otherwise (always for p.sym, copying through host memory).
+/// CUDA, the CPU reference otherwise (always for p.sym and p.hadamard_dim, copying through
+/// host memory).
 /// Throws ConfigError if C != layout.channels().
 at::Tensor fake_quant_tokens(const at::Tensor& x, const GroupLayout& layout,
                              const GroupQuantParams& p);

@@ -30,6 +30,7 @@ struct QuantConfig {
   double clip_ratio = 1.0;   ///< lo/hi multiplier in (0,1]; "clip" alone = 0.92
   bool fp8 = false;          ///< scale and zero-point stored as FP8 E4M3 (else float16)
   bool sym = false;          ///< symmetric groups, float16 scale only (llama.cpp q4_0 / q8_0; sym_quant.h)
+  bool had = false;          ///< Walsh-Hadamard rotation of each KV head before quantization (hadamard.h)
 
   /// Parses the grammar of skvq-method.md section 5; also accepts "fp16", "fp32", "none"
   /// for the unquantized reference. Throws ConfigError naming the bad field (e.g. "k9: bits
@@ -37,9 +38,10 @@ struct QuantConfig {
   /// Numbers are plain decimals (no sign, exponent or hex); every option may appear once
   /// (aliases count as one: rod = reorder); g, w and sink are at most 2^20.
   static QuantConfig parse(std::string_view text);
-  /// "sym" needs bits 4 or 8 (or 16) and refuses fp8 and KIVI.
+  /// "sym" needs bits 4 or 8 (or 16) and refuses fp8 and KIVI. "had" refuses reorder, smooth
+  /// (calibrated for unrotated channels) and KIVI.
   /// Canonical string: k-v-g first, then w, reorder, smooth, pre_rope, clip, sink, fp8, sym,
-  /// KIVI, rtn. parse(to_string()) == *this. Unquantized prints "fp16".
+  /// had, KIVI, rtn. parse(to_string()) == *this. Unquantized prints "fp16".
   std::string to_string() const;
 
   bool quantizes_keys() const { return method != QuantMethod::None && k_bits < 16; }
@@ -49,7 +51,8 @@ struct QuantConfig {
   bool needs_calibration() const { return reorder || smooth; }
 
   /// Checks the configuration against a model: the group size must divide
-  /// num_key_value_heads * head_dim (channel groups). Throws ConfigError.
+  /// num_key_value_heads * head_dim (channel groups); with "had" head_dim must be a power of
+  /// two. Throws ConfigError.
   void validate_for(const ModelConfig& model) const;
 
   bool operator==(const QuantConfig&) const = default;

@@ -74,7 +74,8 @@ void FakeQuantKVCache::quantize_pending(int64_t li, const RotaryEmbedding& rope)
   if (config_.quantizes_keys()) {
     const int64_t start = std::max(l.k_done, S);
     if (target > start) {
-      GroupQuantParams p{qmax_for_bits(config_.k_bits), clip, config_.fp8, config_.sym};
+      GroupQuantParams p{qmax_for_bits(config_.k_bits), clip, config_.fp8, config_.sym,
+                         config_.had ? model_.head_dim : 0};
       if (config_.pre_rope) {
         auto q = fake_quant_tokens(l.k_pre.narrow(1, start, target - start), layouts_.k[li], p);
         l.k_post.narrow(1, start, target - start).copy_(rope.apply_flat(q, start, KVH));
@@ -87,7 +88,8 @@ void FakeQuantKVCache::quantize_pending(int64_t li, const RotaryEmbedding& rope)
   if (config_.quantizes_values()) {
     const int64_t start = std::max(l.v_done, S);
     if (target > start) {
-      GroupQuantParams p{qmax_for_bits(config_.v_bits), clip, config_.fp8, config_.sym};
+      GroupQuantParams p{qmax_for_bits(config_.v_bits), clip, config_.fp8, config_.sym,
+                         config_.had ? model_.head_dim : 0};
       auto seg = l.v.narrow(1, start, target - start);
       seg.copy_(fake_quant_tokens(seg, layouts_.v[li], p));
     }

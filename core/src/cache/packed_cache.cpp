@@ -64,6 +64,8 @@ PackedKVCache::PackedKVCache(const ModelConfig& model, const QuantConfig& config
       full_prefill_(full_prefill) {
   if (config.method == QuantMethod::KIVI)
     throw ConfigError("packed cache: KIVI (per-channel key groups) is not supported; use the fake-quant cache");
+  if (config.had)
+    throw ConfigError("packed cache: had (Hadamard-rotated groups) is not supported; use the fake-quant cache");
   if (batch <= 0 || block_tokens <= 0) throw ConfigError("packed cache: batch and block size must be positive");
   if (model.head_dim % 2 != 0) throw ConfigError("packed cache: head_dim must be even (RoPE)");
   const int64_t n = model.num_hidden_layers;

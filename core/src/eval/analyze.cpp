@@ -241,6 +241,7 @@ void analyze_into(RunSession& session, AnalyzeSummary& sum, const Model& model,
       p.qmax = qmax_for_bits(bits_for(keys));
       p.fp8 = config.fp8;
       p.sym = config.sym;
+      p.hadamard_dim = config.had ? mc.head_dim : 0;
       GroupLayout plain = GroupLayout::contiguous(C, g), reord;
       reord.perm = cl.perm;
       reord.offsets = cl.offsets;

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "skvq/error.h"
+#include "skvq/hadamard.h"
 #include "skvq/sym_quant.h"
 
 #ifdef SKVQ_HAVE_CUDA
@@ -98,11 +99,15 @@ void fake_quant_rows_cpu(float* x, int64_t rows, int64_t channels, const GroupLa
   if (layout.channels() != channels)
     throw ConfigError("group layout has " + std::to_string(layout.channels()) + " channels, data has " + std::to_string(channels));
   const bool smooth = !layout.smooth.empty();
+  const int64_t had = p.hadamard_dim;
+  if (had > 0 && (!is_power_of_two(had) || channels % had != 0))
+    throw ConfigError("Hadamard rotation: head_dim " + std::to_string(had) + " must be a power of two dividing " + std::to_string(channels) + " channels");
   at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
     std::vector<float> buf(channels);
     std::vector<uint8_t> codes(channels);
     for (int64_t r = begin; r < end; ++r) {
       float* row = x + r * channels;
+      if (had > 0) fwht_blocks(row, channels, had);  // H x per head
       for (int64_t j = 0; j < channels; ++j) {
         const int64_t c = layout.perm[j];
         buf[j] = smooth ? row[c] * layout.smooth[c] : row[c];
@@ -117,6 +122,7 @@ void fake_quant_rows_cpu(float* x, int64_t rows, int64_t channels, const GroupLa
         const int64_t c = layout.perm[j];
         row[c] = smooth ? buf[j] / layout.smooth[c] : buf[j];
       }
+      if (had > 0) fwht_blocks(row, channels, had);  // H Q(H x): H is its own inverse
     }
   });
 }
@@ -128,7 +134,7 @@ at::Tensor fake_quant_tokens(const at::Tensor& x, const GroupLayout& layout, con
   auto out = x.to(at::kFloat).contiguous().clone();
   const int64_t rows = out.numel() / std::max<int64_t>(C, 1);
   if (rows == 0) return out.to(x.scalar_type());
-  if (out.is_cuda() && p.sym) {  // no CUDA kernel for the sym codec: CPU reference
+  if (out.is_cuda() && (p.sym || p.hadamard_dim > 0)) {  // no CUDA kernel: CPU reference
     auto host = out.cpu();
     fake_quant_rows_cpu(host.data_ptr<float>(), rows, C, layout, p);
     out.copy_(host);

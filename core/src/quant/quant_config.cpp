@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "skvq/error.h"
+#include "skvq/hadamard.h"
 #include "skvq/model_config.h"
 
 namespace skvq {
@@ -88,6 +89,15 @@ void check_sym_config(const QuantConfig& c, Fail& fail) {
       throw fail("sym", "bits must be 4 (q4_0), 8 (q8_0) or 16 (unquantized), got " + format_number(b));
   if (c.fp8) throw fail("sym", "stores a float16 scale (llama.cpp q4_0/q8_0); does not combine with fp8");
   if (c.method == QuantMethod::KIVI) throw fail("sym", "does not combine with KIVI (per-channel key groups)");
+}
+
+// "had" (hadamard.h): the calibration's channel permutation and smooth scales describe the
+// unrotated channels, and KIVI groups keys per channel over tokens.
+template <class Fail>
+void check_had_config(const QuantConfig& c, Fail& fail) {
+  if (c.reorder || c.smooth)
+    throw fail("had", "does not combine with reorder or smooth (their calibration is for unrotated channels)");
+  if (c.method == QuantMethod::KIVI) throw fail("had", "does not combine with KIVI (per-channel key groups)");
 }
 
 }  // namespace
@@ -168,6 +178,9 @@ QuantConfig QuantConfig::parse(std::string_view text) {
     } else if (f == "sym") {
       once("sym");
       c.sym = true;
+    } else if (f == "had") {
+      once("had");
+      c.had = true;
     } else if (f == "KIVI" || f == "kivi") {
       once("KIVI");
       kivi = true;
@@ -176,7 +189,7 @@ QuantConfig QuantConfig::parse(std::string_view text) {
       rtn = true;
     } else {
       throw fail(f, "unknown option (known: k<bits>, v<bits>, g<group>, w<window>, reorder|rod, "
-                    "smooth, pre_rope, clip[<ratio>], sink<S>, fp8, sym, KIVI, rtn)");
+                    "smooth, pre_rope, clip[<ratio>], sink<S>, fp8, sym, had, KIVI, rtn)");
     }
   }
   const bool have_k = seen.count("k"), have_v = seen.count("v"), have_g = seen.count("g"),
@@ -193,6 +206,7 @@ QuantConfig QuantConfig::parse(std::string_view text) {
     if (kivi && have_sink) throw fail("KIVI", "has no sink tokens (its residual is the window)");
   }
   if (c.sym) check_sym_config(c, fail);
+  if (c.had) check_had_config(c, fail);
   return c;
 }
 
@@ -207,6 +221,7 @@ std::string QuantConfig::to_string() const {
   if (sink > 0) s += "-sink" + std::to_string(sink);
   if (fp8) s += "-fp8";
   if (sym) s += "-sym";
+  if (had) s += "-had";
   if (method == QuantMethod::KIVI) s += "-KIVI";
   if (method == QuantMethod::RTN) s += "-rtn";
   return s;
@@ -221,6 +236,9 @@ void QuantConfig::validate_for(const ModelConfig& model) const {
                       " does not fit the " + std::to_string(C) +
                       " K/V channels (num_key_value_heads x head_dim) of this model; use a divisor of " +
                       std::to_string(C));
+  if (had && !is_power_of_two(model.head_dim))
+    throw ConfigError("configuration '" + to_string() + "': had: head_dim " + std::to_string(model.head_dim) +
+                      " is not a power of two (the Walsh-Hadamard rotation needs one)");
 }
 
 }  // namespace skvq
