@@ -1,12 +1,11 @@
 #include "channel_map_plot.h"
 
-#include <QHelpEvent>
-#include <QToolTip>
 #include <algorithm>
 #include <cmath>
 
 #include "colour_scale.h"
 #include "plot_export.h"
+#include "plot_tooltip.h"
 
 namespace skvq::gui {
 
@@ -121,14 +120,11 @@ QString ChannelMapPlot::csv() const {
 }
 
 bool ChannelMapPlot::event(QEvent* e) {
-  if (e->type() == QEvent::ToolTip) {
-    auto* help = static_cast<QHelpEvent*>(e);
-    const QPoint cell = cellAt(help->pos());
-    const QString text = cell.x() < 0 ? QString() : cellToolTip(cell.y(), cell.x());
-    if (text.isEmpty()) QToolTip::hideText();
-    else QToolTip::showText(help->globalPos(), text, this);
+  if (handle_plot_tooltip(this, e, [this](const QPoint& p) {
+        const QPoint cell = cellAt(p);
+        return cell.x() < 0 ? QString() : cellToolTip(cell.y(), cell.x());
+      }))
     return true;
-  }
   return QCustomPlot::event(e);
 }
 

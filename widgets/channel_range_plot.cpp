@@ -1,7 +1,5 @@
 #include "channel_range_plot.h"
 
-#include <QHelpEvent>
-#include <QToolTip>
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -9,6 +7,7 @@
 #include "colour_scale.h"
 #include "legend_layout.h"
 #include "plot_export.h"
+#include "plot_tooltip.h"
 
 namespace skvq::gui {
 
@@ -55,13 +54,7 @@ QString ChannelRangePlot::toolTipAt(const QPoint& pixel) const {
 }
 
 bool ChannelRangePlot::event(QEvent* e) {
-  if (e->type() == QEvent::ToolTip) {
-    auto* help = static_cast<QHelpEvent*>(e);
-    const QString text = toolTipAt(help->pos());
-    if (text.isEmpty()) QToolTip::hideText();
-    else QToolTip::showText(help->globalPos(), text, this);
-    return true;
-  }
+  if (handle_plot_tooltip(this, e, [this](const QPoint& p) { return toolTipAt(p); })) return true;
   return QCustomPlot::event(e);
 }
 

@@ -1,13 +1,12 @@
 #include "curve_plot.h"
 
-#include <QHelpEvent>
-#include <QToolTip>
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
 #include "legend_layout.h"
 #include "plot_export.h"
+#include "plot_tooltip.h"
 
 namespace skvq::gui {
 
@@ -210,13 +209,7 @@ QString CurvePlot::csv() const {
 }
 
 bool CurvePlot::event(QEvent* e) {
-  if (e->type() == QEvent::ToolTip) {
-    auto* help = static_cast<QHelpEvent*>(e);
-    const QString text = toolTipAt(help->pos());
-    if (text.isEmpty()) QToolTip::hideText();
-    else QToolTip::showText(help->globalPos(), text, this);
-    return true;
-  }
+  if (handle_plot_tooltip(this, e, [this](const QPoint& p) { return toolTipAt(p); })) return true;
   return QCustomPlot::event(e);
 }
 

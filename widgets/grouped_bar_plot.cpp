@@ -1,12 +1,11 @@
 #include "grouped_bar_plot.h"
 
-#include <QHelpEvent>
-#include <QToolTip>
 #include <algorithm>
 #include <cmath>
 
 #include "colour_scale.h"
 #include "plot_export.h"
+#include "plot_tooltip.h"
 
 namespace skvq::gui {
 
@@ -135,13 +134,7 @@ QString GroupedBarPlot::csv() const {
 }
 
 bool GroupedBarPlot::event(QEvent* e) {
-  if (e->type() == QEvent::ToolTip) {
-    auto* help = static_cast<QHelpEvent*>(e);
-    const QString text = toolTipAt(help->pos());
-    if (text.isEmpty()) QToolTip::hideText();
-    else QToolTip::showText(help->globalPos(), text, this);
-    return true;
-  }
+  if (handle_plot_tooltip(this, e, [this](const QPoint& p) { return toolTipAt(p); })) return true;
   return QCustomPlot::event(e);
 }
 
