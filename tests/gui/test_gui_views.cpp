@@ -135,26 +135,6 @@ class TestGuiViews : public QObject {
     b->setKindFilter("");
   }
 
-  void calibrationRegistersWithATokenizerFromElsewhere() {
-    // The model alone in a folder, its tokenizer left where it was (the wizard's tokenizer field).
-    const QString dir = QString::fromStdString(test::temp_dir("gui-own-tokenizer"));
-    const QString model = QDir(dir).filePath("stories260K.bin");
-    QVERIFY(QFile::copy(QString::fromStdString(test::stories_model()), model));
-    const auto calib = load_calibration(test::gui_fixture().calibration.toStdString());
-    const std::string db = QDir(dir).filePath("runs.sqlite").toStdString();
-    const std::string out = QDir(dir).filePath("calib.json").toStdString();
-    try {
-      save_and_register_calibration(*calib, model.toStdString(), out, db);
-      QFAIL("no error without a tokenizer beside the model");
-    } catch (const std::exception& e) {
-      QVERIFY2(QString(e.what()).contains(dir), e.what());
-    }
-    const int64_t id = save_and_register_calibration(*calib, model.toStdString(), out, db, test::stories_tokenizer());
-    RunStore store(db);
-    QCOMPARE(store.list_calibrations().size(), size_t{1});
-    QCOMPARE(store.list_calibrations()[0].id, id);
-  }
-
   void firstStartShowsWhatToDo() {
     QVERIFY(!window_->showsEmptyState());  // the fixture store has runs
     const QString dir = QString::fromStdString(test::temp_dir("gui-empty-store"));
@@ -170,25 +150,6 @@ class TestGuiViews : public QObject {
     QVERIFY(!w.showsEmptyState());
     QVERIFY(!w.calibrateAction()->isEnabled());  // read-only: the reason is its tooltip
     QVERIFY(w.calibrateAction()->toolTip().contains("read-only"));
-  }
-
-  void statusBarAfterFailureAndCancelIsEmpty() {
-    JobRunner runner;
-    JobStatusWidget status(&runner);
-    QSignalSpy idle(&runner, &JobRunner::idle);
-    QVERIFY(runner.start("fails", [](ProgressFn p, CancelFlag) -> QVariant {
-      p(4, 4);
-      throw std::runtime_error("broken");
-    }));
-    QVERIFY(idle.wait(10000));
-    QCOMPARE(status.progressValue(), 0);
-    QVERIFY(status.text().contains("failed"));
-    QVERIFY(runner.start("works", [](ProgressFn p, CancelFlag) -> QVariant {
-      p(2, 2);
-      return 1;
-    }));
-    QVERIFY(idle.wait(10000));
-    QCOMPARE(status.progressValue(), 1000);
   }
 
   void outlierViewShowsChannelsAndErrors() {
@@ -313,63 +274,6 @@ class TestGuiViews : public QObject {
     QCOMPARE(base->config, std::string("fp16"));
     QCOMPARE(base->params["max_chunks"].get<int>(), 2);
     QCOMPARE(v->rows()[0].delta_ppl, stored->metrics["ppl"].get<double>() - base->metrics["ppl"].get<double>());
-  }
-
-  void windowStateAndInputsRoundTripThroughQSettings() {
-    {
-      MainWindow a;
-      a.setQuiet(true);
-      // Fits a 1280x720 screen with room for a panel and the title bar.
-      QVERIFY2(a.minimumSizeHint().height() <= 640 && a.minimumSizeHint().width() <= 1280,
-               qPrintable(QString("%1x%2").arg(a.minimumSizeHint().width()).arg(a.minimumSizeHint().height())));
-      a.resize(1100, 640);
-      a.show();
-      QVERIFY(QTest::qWaitForWindowExposed(&a));
-      a.findChild<QDockWidget*>("needleDock")->hide();
-      a.comparisonView()->yAxisBox()->setCurrentIndex(2);
-      QVERIFY(a.close());  // closeEvent saves geometry and dock state
-    }
-    {
-      MainWindow b;  // the constructor restores them
-      b.setQuiet(true);
-      QVERIFY(b.findChild<QDockWidget*>("needleDock")->isHidden());
-      QVERIFY(!b.findChild<QDockWidget*>("outlierDock")->isHidden());
-      QCOMPARE(b.size(), QSize(1100, 640));
-      QCOMPARE(b.comparisonView()->yAxisBox()->currentIndex(), 2);
-      const QString about = b.aboutText();
-      QVERIFY2(about.contains(QString("Qt ") + qVersion()), qPrintable(about));
-      QVERIFY2(about.contains(QRegularExpression("LibTorch \\d+\\.\\d+")), qPrintable(about));
-      QVERIFY2(about.contains(QString("SQLite ") + sqlite3_libversion()), qPrintable(about));
-      QVERIFY2(about.contains("CUDA: "), qPrintable(about));
-      b.comparisonView()->yAxisBox()->setCurrentIndex(0);
-    }
-    QSettings().remove("window");
-  }
-
-  void viewChoicesAreRemembered() {
-    QSettings().remove("views");
-    {
-      OutlierView a;
-      NeedleView n;
-      LocalityView l;
-      auto* order = a.findChild<QComboBox*>("order");
-      QCOMPARE(order->currentIndex(), 1);  // default: reordered
-      order->setCurrentIndex(0);
-      Q_EMIT order->activated(0);  // as a user's choice
-      auto* metric = n.findChild<QComboBox*>("metric");
-      metric->setCurrentIndex(2);
-      Q_EMIT metric->activated(2);
-      a.findChild<QComboBox*>("tensor")->setCurrentIndex(1);  // set by code: not remembered
-      l.findChild<QCheckBox*>("fixedScale")->click();
-    }
-    OutlierView a;
-    NeedleView n;
-    LocalityView l;
-    QCOMPARE(a.findChild<QComboBox*>("order")->currentIndex(), 0);
-    QCOMPARE(a.findChild<QComboBox*>("tensor")->currentIndex(), 0);
-    QCOMPARE(n.findChild<QComboBox*>("metric")->currentIndex(), 2);
-    QCOMPARE(l.findChild<QCheckBox*>("fixedScale")->isChecked(), true);
-    QSettings().remove("views");
   }
 
   void mergedStoreOpensLikeAnyOther() {
