@@ -6,6 +6,7 @@
 #include <fstream>
 #include <memory>
 
+#include "model_configs.h"
 #include "skvq/error.h"
 #include "skvq/memory.h"
 #include "skvq/weights.h"
@@ -16,18 +17,7 @@ using skvq::QuantConfig;
 
 namespace {
 
-skvq::ModelConfig llama2_7b() {
-  skvq::ModelConfig m;
-  m.hidden_size = 4096;
-  m.intermediate_size = 11008;
-  m.num_hidden_layers = 32;
-  m.num_attention_heads = 32;
-  m.num_key_value_heads = 32;
-  m.head_dim = 128;
-  m.vocab_size = 32000;
-  m.max_position_embeddings = 4096;
-  return m;
-}
+using skvq::test::llama2_7b;
 
 skvq::ModelConfig mistral_7b() {
   skvq::ModelConfig m = llama2_7b();

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "model_configs.h"
 #include "skvq/cache_factory.h"
 #include "skvq/calibration.h"
 #include "skvq/error.h"
@@ -54,18 +55,7 @@ std::vector<int> levels(const Block& b) {
   return l;
 }
 
-ModelConfig llama2_7b() {
-  ModelConfig m;
-  m.hidden_size = 4096;
-  m.intermediate_size = 11008;
-  m.num_hidden_layers = 32;
-  m.num_attention_heads = 32;
-  m.num_key_value_heads = 32;
-  m.head_dim = 128;
-  m.vocab_size = 32000;
-  m.max_position_embeddings = 4096;
-  return m;
-}
+using skvq::test::llama2_7b;
 
 ModelConfig tiny_model() {  // C = 4 KV heads x 16 = 64 channels: two groups of 32 per token
   ModelConfig m;
