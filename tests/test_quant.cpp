@@ -93,8 +93,8 @@ TEST(QuantConfig, RefusesRepeatsNonDecimalNumbersAndHugeCounts) {
   EXPECT_EQ(message("k2-v2-g8-w4-w8"), "configuration 'k2-v2-g8-w4-w8': w8: given twice (option 'w' may appear once)");
   EXPECT_EQ(message("k2-v2-g8-fp8-fp8"), "configuration 'k2-v2-g8-fp8-fp8': fp8: given twice (option 'fp8' may appear once)");
   EXPECT_EQ(message("k2-v2-g8-clip-clip0.9"), "configuration 'k2-v2-g8-clip-clip0.9': clip0.9: given twice (option 'clip' may appear once)");
-  EXPECT_EQ(message("k0x2-v2-g8"), "configuration 'k0x2-v2-g8': k0x2: bits must be one of 1.5, 2, 3, 4, 8, 16");
-  EXPECT_EQ(message("k2-v2e0-g8"), "configuration 'k2-v2e0-g8': v2e0: bits must be one of 1.5, 2, 3, 4, 8, 16");
+  EXPECT_EQ(message("k0x2-v2-g8"), "configuration 'k0x2-v2-g8': k0x2: bits must be one of 0 (evicted), 1.5, 2, 3, 4, 8, 16");
+  EXPECT_EQ(message("k2-v2e0-g8"), "configuration 'k2-v2e0-g8': v2e0: bits must be one of 0 (evicted), 1.5, 2, 3, 4, 8, 16");
   EXPECT_EQ(message("k2-v2-g8-clip0x.8"), "configuration 'k2-v2-g8-clip0x.8': clip0x.8: clip ratio must be in (0, 1], e.g. clip0.95");
   EXPECT_EQ(message("k2-v2-g8-clip+.9"), "configuration 'k2-v2-g8-clip+.9': clip+.9: clip ratio must be in (0, 1], e.g. clip0.95");
   EXPECT_EQ(message("k2-v2-g8-w999999999999"), "configuration 'k2-v2-g8-w999999999999': w999999999999: window out of range (at most 1048576 tokens)");

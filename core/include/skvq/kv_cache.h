@@ -8,6 +8,7 @@
 
 #include "skvq/calibration.h"
 #include "skvq/error.h"
+#include "skvq/key_span.h"
 #include "skvq/model_config.h"
 #include "skvq/quant_config.h"
 
@@ -29,9 +30,12 @@ class KVCache {
                                                    const at::Tensor& k_post_rope,
                                                    const at::Tensor& v,
                                                    const RotaryEmbedding& rope) = 0;
-  /// Tokens cached in `layer`.
+  /// Where the keys the last append(layer, ...) returned sit in the sequence and which of them
+  /// each query reads (key_span.h). Default: plain causal, key index = position.
+  virtual KeySpan key_span(int64_t /*layer*/) const { return {}; }
+  /// Tokens seen by `layer` (the next token's position; evicted tokens count).
   virtual int64_t length(int64_t layer) const = 0;
-  /// Tokens cached after the last complete forward (the last layer's length).
+  /// Tokens seen after the last complete forward (the last layer's length).
   virtual int64_t length() const = 0;
   /// Forgets every token.
   virtual void clear() = 0;
@@ -65,6 +69,8 @@ class KVCache {
 /// quantized before RoPE and rotated afterwards. KIVI: keys per channel in complete groups of g
 /// tokens outside the residual W, values per token. With full_prefill the attention of the
 /// call that appended the tokens reads them exactly; otherwise it reads the quantized values.
+/// Eviction (k0-v0, eviction.h): the middle is dropped instead, so the buffers hold at most
+/// sink + window tokens between calls and attention reads them through key_span().
 class FakeQuantKVCache : public KVCache {
  public:
   /// batch: sequences in the batch (B). Throws ConfigError when layouts do not match the model.
@@ -73,6 +79,7 @@ class FakeQuantKVCache : public KVCache {
   std::pair<at::Tensor, at::Tensor> append(int64_t layer, const at::Tensor& k_pre_rope,
                                            const at::Tensor& k_post_rope, const at::Tensor& v,
                                            const RotaryEmbedding& rope) override;
+  KeySpan key_span(int64_t layer) const override;
   int64_t length(int64_t layer) const override;
   int64_t length() const override;
   void clear() override;
@@ -83,6 +90,7 @@ class FakeQuantKVCache : public KVCache {
   struct Layer {
     at::Tensor k_pre, k_post, v;     // [B, capacity, C] float buffers (capacity doubles)
     int64_t used = 0;                // tokens stored
+    int64_t evicted = 0;             // tokens dropped between sink and window (eviction)
     int64_t k_done = 0, v_done = 0;  // tokens [0, done) are final (sink kept, rest quantized)
   };
   void quantize_pending(int64_t layer, const RotaryEmbedding& rope);

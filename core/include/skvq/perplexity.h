@@ -45,7 +45,8 @@ struct PerplexityResult {
 };
 
 /// Cuts `tokens` (BOS first) into non-overlapping chunks of L (remainder dropped), runs each
-/// from an empty FakeQuantKVCache with `config` (window forced to 0 unless keep_window), and
+/// from an empty FakeQuantKVCache with `config` (window forced to 0 unless keep_window or the
+/// configuration evicts: k0-v0 keeps its window, StreamingLLM attention), and
 /// averages the next-token NLL of the L-1 predictions per chunk. Throws ConfigError when the
 /// text has fewer than L tokens; Cancelled when `cancel` is raised. With
 /// opt.protocol == LlamaCpp it runs evaluate_perplexity_llama_cpp instead.

@@ -19,7 +19,7 @@ enum class QuantMethod {
 /// One KV-cache quantization configuration, e.g. "k2-v2-g128-w128-reorder-pre_rope-clip-sink5-fp8".
 struct QuantConfig {
   QuantMethod method = QuantMethod::None;
-  double k_bits = 16;        ///< 1.5 (ternary), 2, 3, 4, 8 or 16 (= keys unquantized)
+  double k_bits = 16;        ///< 0 (middle evicted), 1.5 (ternary), 2, 3, 4, 8 or 16 (= keys unquantized)
   double v_bits = 16;        ///< same set as k_bits
   int64_t group_size = 0;    ///< g: channels per group (average, with reorder); KIVI: tokens per key group
   int64_t window = 0;        ///< W: most recent tokens kept in full precision (KIVI: residual R)
@@ -39,14 +39,17 @@ struct QuantConfig {
   /// (aliases count as one: rod = reorder); g, w and sink are at most 2^20.
   static QuantConfig parse(std::string_view text);
   /// "sym" needs bits 4 or 8 (or 16) and refuses fp8 and KIVI. "had" refuses reorder, smooth
-  /// (calibrated for unrotated channels) and KIVI.
-  /// Canonical string: k-v-g first, then w, reorder, smooth, pre_rope, clip, sink, fp8, sym,
+  /// (calibrated for unrotated channels) and KIVI. "k0-v0" (eviction, StreamingLLM) needs both
+  /// 0, a window w>0, no g (optional) and none of the quantizer options.
+  /// Canonical string: k-v-g first (g omitted for eviction without one), then w, reorder, smooth, pre_rope, clip, sink, fp8, sym,
   /// had, KIVI, rtn. parse(to_string()) == *this. Unquantized prints "fp16".
   std::string to_string() const;
 
   bool quantizes_keys() const { return method != QuantMethod::None && k_bits < 16; }
   bool quantizes_values() const { return method != QuantMethod::None && v_bits < 16; }
   bool is_unquantized() const { return !quantizes_keys() && !quantizes_values(); }
+  /// True for "k0-v0": the middle between sink and window is evicted, not quantized (eviction.h).
+  bool evicts() const { return method != QuantMethod::None && k_bits == 0; }
   /// True when a calibration file is needed (reorder or smooth).
   bool needs_calibration() const { return reorder || smooth; }
 
@@ -62,13 +65,14 @@ struct QuantConfig {
 /// for an unsupported width.
 int32_t qmax_for_bits(double bits);
 
-/// Bits one code occupies in packed storage: 1.6 for 1.5-bit ternary (5 codes per byte), else bits.
+/// Bits one code occupies in packed storage: 1.6 for 1.5-bit ternary (5 codes per byte), else
+/// bits (0 for an evicted middle).
 double stored_code_bits(double bits);
 
 /// Average stored bits per element of one tensor (K or V) in the quantized region:
 /// stored_code_bits + (bits of scale + zero-point) / group size; scale and zero are 8 bits each
 /// with fp8 and 16 bits each otherwise (KIVI and RTN store float16); sym stores one float16
-/// scale and no zero-point. 16 for unquantized.
+/// scale and no zero-point. 16 for unquantized, 0 for an evicted middle (k0/v0).
 /// Examples: 2-bit, g128, fp8 -> 2 + 16/128 = 2.125; k4-v4-g32-sym -> 4 + 16/32 = 4.5 (q4_0).
 double stored_bits_per_element(const QuantConfig& c, bool keys);
 

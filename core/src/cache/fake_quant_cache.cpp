@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "skvq/error.h"
+#include "skvq/eviction.h"
 #include "skvq/fake_quant.h"
 #include "skvq/kv_cache.h"
 #include "skvq/rope.h"
@@ -31,15 +32,20 @@ FakeQuantKVCache::FakeQuantKVCache(const ModelConfig& model, const QuantConfig& 
     : model_(model), config_(config), layouts_(std::move(layouts)), batch_(batch),
       full_prefill_(full_prefill), layers_(model.num_hidden_layers) {
   config_.validate_for(model_);
-  if (!config_.is_unquantized()) {
+  if (!config_.is_unquantized() && !config_.evicts()) {
     const auto L = static_cast<size_t>(model_.num_hidden_layers);
     if (layouts_.k.size() != L || layouts_.v.size() != L)
       throw ConfigError("group layouts cover " + std::to_string(layouts_.k.size()) + " layers, the model has " + std::to_string(L));
   }
 }
 
-int64_t FakeQuantKVCache::length(int64_t layer) const { return layers_.at(layer).used; }
-int64_t FakeQuantKVCache::length() const { return layers_.empty() ? 0 : layers_.back().used; }
+int64_t FakeQuantKVCache::length(int64_t layer) const { return layers_.at(layer).used + layers_.at(layer).evicted; }
+int64_t FakeQuantKVCache::length() const { return layers_.empty() ? 0 : length(static_cast<int64_t>(layers_.size()) - 1); }
+
+KeySpan FakeQuantKVCache::key_span(int64_t layer) const {
+  if (!config_.evicts()) return {};
+  return {config_.sink, layers_.at(layer).evicted, config_.window};
+}
 
 void FakeQuantKVCache::clear() {
   for (auto& l : layers_) l = Layer{};
@@ -105,6 +111,16 @@ std::pair<at::Tensor, at::Tensor> FakeQuantKVCache::append(int64_t li, const at:
   if (li < 0 || li >= static_cast<int64_t>(layers_.size())) throw Error("KV cache: layer out of range");
   if (k_post.size(0) != batch_) throw Error("KV cache: batch " + std::to_string(k_post.size(0)) + " != " + std::to_string(batch_));
   Layer& l = layers_[li];
+  if (config_.evicts()) {
+    // Views the previous call returned are no longer in use: drop their middle now.
+    const int64_t dropped = evict_middle(l.k_post, l.v, l.used, config_.sink, config_.window);
+    l.used -= dropped;
+    l.evicted += dropped;
+    int64_t used_v = l.used;
+    append_rows(l.v, used_v, v);
+    append_rows(l.k_post, l.used, k_post);
+    return {l.k_post.narrow(1, 0, l.used), l.v.narrow(1, 0, l.used)};
+  }
   const int64_t old = l.used, n = k_post.size(1);
   int64_t used_pre = old, used_v = old;
   if (config_.pre_rope) append_rows(l.k_pre, used_pre, k_pre);
@@ -127,6 +143,11 @@ int64_t FakeQuantKVCache::stored_bytes() const {
   const double C = static_cast<double>(model_.kv_channels());
   const double bk = stored_bits_per_element(config_, true), bv = stored_bits_per_element(config_, false);
   double bytes = 0;
+  if (config_.evicts()) {  // between calls: sinks and window as float16, nothing for the middle
+    for (const auto& l : layers_)
+      bytes += 2.0 * evicting_cache_tokens(l.used + l.evicted, config_.sink, config_.window) * batch_ * C * 2;
+    return static_cast<int64_t>(bytes);
+  }
   for (const auto& l : layers_) {
     const double T = static_cast<double>(l.used) * batch_;
     const double kq = config_.quantizes_keys() ? static_cast<double>(std::max<int64_t>(0, l.k_done - (config_.method == QuantMethod::KIVI ? 0 : config_.sink))) * batch_ : 0;

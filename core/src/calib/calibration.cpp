@@ -159,7 +159,7 @@ GroupLayout Calibration::layout(int64_t layer, bool keys, const QuantConfig& con
 
 KVLayouts KVLayouts::build(const QuantConfig& config, const ModelConfig& model, const Calibration* calib) {
   KVLayouts out;
-  if (config.is_unquantized()) return out;
+  if (config.is_unquantized() || config.evicts()) return out;  // no groups to lay out
   config.validate_for(model);
   const int64_t C = model.kv_channels();
   if (config.needs_calibration()) {

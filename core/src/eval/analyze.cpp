@@ -222,7 +222,7 @@ void analyze_into(RunSession& session, AnalyzeSummary& sum, const Model& model,
   // 3. Per-group quantization error on this text's K (pre-RoPE) and V.
   auto bits_for = [&](bool keys) {
     const bool q = keys ? config.quantizes_keys() : config.quantizes_values();
-    if (!q || config.method == QuantMethod::KIVI) return 2.0;
+    if (!q || config.method == QuantMethod::KIVI || config.evicts()) return 2.0;  // evicted: the 2-bit view
     return keys ? config.k_bits : config.v_bits;
   };
   const float clip = config.clip_ratio < 1.0 ? static_cast<float>(config.clip_ratio) : 0.92f;

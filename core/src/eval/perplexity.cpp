@@ -33,7 +33,8 @@ PerplexityResult evaluate_perplexity(const Model& model, const std::vector<int32
   if (opt.max_chunks > 0) chunks = std::min(chunks, opt.max_chunks);
 
   QuantConfig run_config = config;
-  if (!opt.keep_window) run_config.window = 0;  // protocol: W = 0, every token but the sinks quantized
+  // protocol: W = 0, every token but the sinks quantized (eviction keeps its window: it is the method)
+  if (!opt.keep_window && !config.evicts()) run_config.window = 0;
   const double t0 = now_seconds();
   const int64_t batch = std::max<int64_t>(1, opt.batch);
   double nll_sum = 0;  // sum over chunks of the chunk's mean NLL

@@ -25,7 +25,7 @@ PerplexityResult evaluate_perplexity_llama_cpp(const Model& model, const std::ve
   const int64_t scored = L - 1 - first;
 
   QuantConfig run_config = config;
-  if (!opt.keep_window) run_config.window = 0;
+  if (!opt.keep_window && !config.evicts()) run_config.window = 0;  // eviction: the window is the method
   const double t0 = now_seconds();
   const int64_t batch = std::max<int64_t>(1, opt.batch);
   auto ids = at::empty({chunks, L}, at::kLong);

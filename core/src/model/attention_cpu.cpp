@@ -36,10 +36,12 @@ __attribute__((always_inline)) inline float exp_nonpositive(float x) {
 __attribute__((target_clones("avx2", "default")))
 void attend_head(const float* q, int64_t q_stride, const float* kt, const float* vt, float* out,
                  int64_t out_stride, int64_t T, int64_t Tk, int64_t hd, int64_t pos0, float scale,
-                 float* scores) {
+                 const KeySpan& span, float* scores) {
   for (int64_t t = 0; t < T; ++t) {
     const float* qt = q + t * q_stride;
-    const int64_t n = std::min<int64_t>(Tk, pos0 + t + 1);
+    const int64_t p = pos0 + t;  // keys [0, n) are at positions <= p; [sink, lo) are outside the window
+    const int64_t n = std::min<int64_t>(Tk, p >= span.sink + span.evicted ? p - span.evicted + 1 : std::min(p + 1, span.sink));
+    const int64_t lo = span.window > 0 ? std::clamp<int64_t>(p - span.window + 1 - span.evicted, span.sink, n) : 0;
     for (int64_t j = 0; j < n; ++j) scores[j] = 0.0f;
     for (int64_t d = 0; d < hd; ++d) {
       const float qd = qt[d] * scale;
@@ -47,11 +49,13 @@ void attend_head(const float* q, int64_t q_stride, const float* kt, const float*
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j) scores[j] += qd * row[j];
     }
+    for (int64_t j = span.sink; j < lo; ++j) scores[j] = -INFINITY;
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
     for (int64_t j = 0; j < n; ++j) mx = scores[j] > mx ? scores[j] : mx;
 #pragma omp simd
     for (int64_t j = 0; j < n; ++j) scores[j] = exp_nonpositive(scores[j] - mx);
+    for (int64_t j = span.sink; j < lo; ++j) scores[j] = 0.0f;  // exp_nonpositive clamps, so zero exactly
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < n; ++j) sum += scores[j];
@@ -70,7 +74,8 @@ void attend_head(const float* q, int64_t q_stride, const float* kt, const float*
 }  // namespace
 
 void causal_attention_cpu(const float* q, const float* k, const float* v, float* out, int64_t B, int64_t T,
-                          int64_t Tk, int64_t H, int64_t KVH, int64_t hd, int64_t pos0, float scale) {
+                          int64_t Tk, int64_t H, int64_t KVH, int64_t hd, int64_t pos0, float scale,
+                          const KeySpan& span) {
   const int64_t G = H / KVH, C = KVH * hd;
   at::parallel_for(0, B * KVH, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> kt(hd * Tk), vt(hd * Tk), scores(Tk);
@@ -87,7 +92,7 @@ void causal_attention_cpu(const float* q, const float* k, const float* v, float*
       for (int64_t g = 0; g < G; ++g) {
         const int64_t h = kv * G + g;
         attend_head(q + (b * T * H + h) * hd, H * hd, kt.data(), vt.data(), out + (b * T * H + h) * hd, H * hd, T, Tk,
-                    hd, pos0, scale, scores.data());
+                    hd, pos0, scale, span, scores.data());
       }
     }
   });

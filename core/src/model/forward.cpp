@@ -29,12 +29,13 @@ at::Tensor apply_linear(const at::Tensor& x, const at::Tensor& w, const at::Tens
 }
 
 // CPU float32: fused causal attention, no score matrix in memory. q [B, T, H, hd], K/V [B, Tk, KVH*hd].
-at::Tensor fused_attention(const at::Tensor& q, const at::Tensor& K, const at::Tensor& V, int64_t pos0, double scale) {
+at::Tensor fused_attention(const at::Tensor& q, const at::Tensor& K, const at::Tensor& V, int64_t pos0, double scale,
+                           const KeySpan& span) {
   const int64_t B = q.size(0), T = q.size(1), H = q.size(2), hd = q.size(3), Tk = K.size(1), KVH = K.size(2) / hd;
   auto qc = q.contiguous(), Kc = K.contiguous(), Vc = V.contiguous();
   auto out = at::empty({B, T, H * hd}, qc.options());
   causal_attention_cpu(qc.data_ptr<float>(), Kc.data_ptr<float>(), Vc.data_ptr<float>(), out.data_ptr<float>(), B, T, Tk,
-                       H, KVH, hd, pos0, static_cast<float>(scale));
+                       H, KVH, hd, pos0, static_cast<float>(scale), span);
   return out;
 }
 
@@ -42,19 +43,22 @@ at::Tensor fused_attention(const at::Tensor& q, const at::Tensor& K, const at::T
 // Queries of the G heads that share a KV head are stacked along the row axis; head index =
 // kv * G + g, as HF repeat_kv. Hands the probabilities to an observer that wants them.
 at::Tensor matmul_attention(const at::Tensor& q, const at::Tensor& K, const at::Tensor& V, int64_t pos0, double scale,
-                            ForwardObserver* observer, int64_t layer) {
+                            const KeySpan& span, ForwardObserver* observer, int64_t layer) {
   const int64_t B = q.size(0), T = q.size(1), H = q.size(2), hd = q.size(3), Tk = K.size(1), KVH = K.size(2) / hd;
   const int64_t G = H / KVH;
   auto qg = q.view({B, T, KVH, G, hd}).permute({0, 2, 3, 1, 4}).reshape({B, KVH, G * T, hd});
   auto Kh = K.view({B, Tk, KVH, hd}).permute({0, 2, 3, 1});  // [B, KV, hd, Tk]
   auto Vh = V.view({B, Tk, KVH, hd}).permute({0, 2, 1, 3});  // [B, KV, Tk, hd]
   auto scores = at::matmul(qg, Kh).mul_(scale).to(at::kFloat).view({B, KVH, G, T, Tk});
-  if (T > 1 || Tk > pos0 + T) {
-    // query t (position pos0 + t) sees keys j <= pos0 + t
+  if (T > 1 || Tk > pos0 + T || span.evicted > 0 || span.window > 0) {
+    // query t (position pos0 + t) reads the keys span.visible() allows (plain causal: j <= pos0 + t)
     auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
     auto qpos = at::arange(pos0, pos0 + T, opts).unsqueeze(1);
-    auto kpos = at::arange(0, Tk, opts).unsqueeze(0);
-    scores.masked_fill_(kpos > qpos, -std::numeric_limits<float>::infinity());
+    auto kidx = at::arange(0, Tk, opts).unsqueeze(0);
+    auto kpos = at::where(kidx < span.sink, kidx, kidx + span.evicted);
+    auto hidden = kpos > qpos;
+    if (span.window > 0) hidden = hidden.logical_or((kpos >= span.sink).logical_and(kpos <= qpos - span.window));
+    scores.masked_fill_(hidden, -std::numeric_limits<float>::infinity());
   }
   auto probs = at::softmax(scores, -1);
   if (observer && observer->wants_attention()) observer->on_attention(layer, probs.reshape({B, H, T, Tk}));
@@ -106,10 +110,15 @@ at::Tensor Model::forward(const at::Tensor& tokens, KVCache* cache, ForwardObser
       out = cache->decode_attention(li, q.view({B, H, hd})).to(q.device(), q.scalar_type()).view({B, T, H * hd});
     } else {
       at::Tensor K = k_post, V = v;
-      if (cache) std::tie(K, V) = cache->append(li, k_pre, k_post, v, rope_);
+      KeySpan span;
+      if (cache) {
+        std::tie(K, V) = cache->append(li, k_pre, k_post, v, rope_);
+        span = cache->key_span(li);
+      }
       const bool fused = K.device().is_cpu() && K.scalar_type() == at::kFloat &&
                          !(observer && observer->wants_attention());
-      out = fused ? fused_attention(q, K, V, pos0, scale) : matmul_attention(q, K, V, pos0, scale, observer, li);
+      out = fused ? fused_attention(q, K, V, pos0, scale, span)
+                  : matmul_attention(q, K, V, pos0, scale, span, observer, li);
     }
     if (observer) observer->on_attention_output(li, out);
     x = x + apply_linear(out, l.o_proj);

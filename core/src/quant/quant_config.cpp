@@ -64,7 +64,7 @@ bool parse_int(const std::string& s, int64_t& out) {
 }
 
 bool valid_bits(double b) {
-  for (double v : {1.5, 2.0, 3.0, 4.0, 8.0, 16.0})
+  for (double v : {0.0, 1.5, 2.0, 3.0, 4.0, 8.0, 16.0})
     if (b == v) return true;
   return false;
 }
@@ -100,6 +100,19 @@ void check_had_config(const QuantConfig& c, Fail& fail) {
   if (c.method == QuantMethod::KIVI) throw fail("had", "does not combine with KIVI (per-channel key groups)");
 }
 
+// "k0-v0" (StreamingLLM eviction, eviction.h): nothing is stored for the middle, so no option
+// that shapes how it would be quantized applies, and a query must see at least itself.
+template <class Fail>
+void check_eviction_config(const QuantConfig& c, bool have_clip, Fail& fail) {
+  if (c.k_bits != 0 || c.v_bits != 0)
+    throw fail("k0", "eviction drops a token's key and value together: give k0-v0 (a key without its value, "
+                     "or the reverse, cannot be attended)");
+  if (c.reorder || c.smooth || c.pre_rope || have_clip || c.fp8 || c.sym || c.had || c.method != QuantMethod::SKVQ)
+    throw fail("k0", "eviction stores nothing for the middle; reorder, smooth, pre_rope, clip, fp8, sym, had, "
+                     "KIVI and rtn do not apply");
+  if (c.window <= 0) throw fail("k0", "eviction needs a window w>0 (StreamingLLM keeps the most recent tokens)");
+}
+
 }  // namespace
 
 int32_t qmax_for_bits(double bits) {
@@ -108,11 +121,13 @@ int32_t qmax_for_bits(double bits) {
   throw ConfigError("no integer quantizer for " + format_number(bits) + " bits (1.5, 2, 3, 4 or 8)");
 }
 
-double stored_code_bits(double bits) { return bits == 1.5 ? 1.6 : bits; }
+double stored_code_bits(double bits) { return bits == 1.5 ? 1.6 : bits; }  // 0 (evicted): 0
 
 double stored_bits_per_element(const QuantConfig& c, bool keys) {
   const double bits = keys ? c.k_bits : c.v_bits;
-  if (c.method == QuantMethod::None || bits >= 16 || c.group_size <= 0) return 16.0;
+  if (c.method == QuantMethod::None || bits >= 16) return 16.0;
+  if (bits == 0) return 0.0;  // evicted middle: nothing stored
+  if (c.group_size <= 0) return 16.0;
   const double scale_zero_bits = c.sym ? 16.0 : c.fp8 ? 16.0 : 32.0;  // sym: float16 scale only
   return stored_code_bits(bits) + scale_zero_bits / static_cast<double>(c.group_size);
 }
@@ -142,7 +157,8 @@ QuantConfig QuantConfig::parse(std::string_view text) {
     int64_t n = 0;
     if ((f[0] == 'k' || f[0] == 'v') && starts_number(1)) {
       once(f.substr(0, 1));
-      if (!parse_number(f.substr(1), num) || !valid_bits(num)) throw fail(f, "bits must be one of 1.5, 2, 3, 4, 8, 16");
+      if (!parse_number(f.substr(1), num) || !valid_bits(num))
+        throw fail(f, "bits must be one of 0 (evicted), 1.5, 2, 3, 4, 8, 16");
       (f[0] == 'k' ? c.k_bits : c.v_bits) = num;
     } else if (f[0] == 'g' && starts_number(1)) {
       once("g");
@@ -196,7 +212,8 @@ QuantConfig QuantConfig::parse(std::string_view text) {
              have_clip = seen.count("clip"), have_sink = seen.count("sink");
   if (!have_k) throw fail("", "missing key bits 'k<bits>'");
   if (!have_v) throw fail("", "missing value bits 'v<bits>'");
-  if (!have_g) throw fail("", "missing group size 'g<group>'");
+  const bool evicting = (have_k && c.k_bits == 0) || (have_v && c.v_bits == 0);
+  if (!have_g && !evicting) throw fail("", "missing group size 'g<group>'");
   if (kivi && rtn) throw fail("", "KIVI and rtn are different methods; give one");
   if (kivi || rtn) {
     const char* m = kivi ? "KIVI" : "rtn";
@@ -207,12 +224,14 @@ QuantConfig QuantConfig::parse(std::string_view text) {
   }
   if (c.sym) check_sym_config(c, fail);
   if (c.had) check_had_config(c, fail);
+  if (evicting) check_eviction_config(c, have_clip, fail);
   return c;
 }
 
 std::string QuantConfig::to_string() const {
   if (method == QuantMethod::None) return "fp16";
-  std::string s = "k" + format_number(k_bits) + "-v" + format_number(v_bits) + "-g" + std::to_string(group_size);
+  std::string s = "k" + format_number(k_bits) + "-v" + format_number(v_bits);
+  if (group_size > 0 || !evicts()) s += "-g" + std::to_string(group_size);
   if (window > 0) s += "-w" + std::to_string(window);
   if (reorder) s += "-reorder";
   if (smooth) s += "-smooth";
@@ -228,7 +247,7 @@ std::string QuantConfig::to_string() const {
 }
 
 void QuantConfig::validate_for(const ModelConfig& model) const {
-  if (is_unquantized()) return;
+  if (is_unquantized() || evicts()) return;
   const int64_t C = model.kv_channels();
   const bool channel_groups_needed = method != QuantMethod::KIVI || quantizes_values();
   if (channel_groups_needed && (group_size > C || C % group_size != 0))
