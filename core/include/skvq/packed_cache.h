@@ -11,6 +11,7 @@
 
 #include "skvq/kv_cache.h"
 #include "skvq/packed.h"
+#include "skvq/rope.h"
 
 namespace skvq {
 
@@ -113,8 +114,8 @@ class PackedKVCache : public KVCache {
   bool full_prefill_;
   std::vector<PackedFormat> kfmt_, vfmt_;
   std::vector<Layer> layers_;
-  mutable std::vector<float> rope_cos_, rope_sin_;  // [positions, head_dim/2], HF float32 angles
-  mutable int64_t rope_positions_ = 0;
+  mutable std::shared_ptr<const RopeTable> rope_table_;  // the shared cos/sin table (rope.h)
+  mutable at::Tensor rope_cos_, rope_sin_;         // [>= positions, head_dim] rows of it, CPU
 };
 
 /// Reference decode attention over dense K/V of one sequence, the float32 / float16-storage

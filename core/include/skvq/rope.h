@@ -3,6 +3,9 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <utility>
 #include <vector>
 
 #include "skvq/model_config.h"
@@ -15,6 +18,27 @@ namespace skvq {
 /// by factor, below original/high_freq_factor kept, smooth in between) for llama3, and by GGUF's
 /// rope_freqs factors when present. The one source of RoPE angles for the forward pass and caches.
 std::vector<float> rope_inv_freq(const ModelConfig& c);
+
+/// cos and sin of position * inv_freq[i] (float32 angle, as HF), one row of head_dim floats per
+/// position with both halves equal (rotate-half pairs i and i + head_dim/2 share an angle). One
+/// table per distinct frequency vector in the process (shared()), grown on demand and shared by
+/// the forward pass and the caches; thread-safe.
+class RopeTable {
+ public:
+  explicit RopeTable(std::vector<float> inv_freq);
+  /// The process-wide table for these inverse frequencies (created on first use).
+  static std::shared_ptr<const RopeTable> shared(const std::vector<float>& inv_freq);
+  /// cos, sin: [n, head_dim] float32 on `device` with n >= end; row t is position t. The tensors
+  /// stay valid (and unchanged) when a later call grows the table.
+  std::pair<at::Tensor, at::Tensor> rows(int64_t end, const at::Device& device) const;
+  int64_t head_dim() const { return static_cast<int64_t>(inv_freq_.size()) * 2; }
+
+ private:
+  std::vector<float> inv_freq_;
+  mutable std::mutex mu_;
+  mutable at::Tensor cos_, sin_;          // CPU
+  mutable at::Tensor dev_cos_, dev_sin_;  // the last non-CPU device's copy
+};
 
 /// RoPE pairing channel i with i + head_dim/2 (rotate-half); angle = position * inv_freq[i].
 class RotaryEmbedding {
@@ -29,10 +53,13 @@ class RotaryEmbedding {
   at::Tensor apply_flat(const at::Tensor& x, int64_t pos0, int64_t heads) const;
   int64_t head_dim() const { return head_dim_; }
   const std::vector<float>& inv_freq() const { return inv_freq_; }
+  /// The shared cos/sin table of these frequencies.
+  const RopeTable& table() const { return *table_; }
 
  private:
   int64_t head_dim_;
   std::vector<float> inv_freq_;
+  std::shared_ptr<const RopeTable> table_;
 };
 
 }  // namespace skvq

@@ -128,8 +128,11 @@ std::pair<at::Tensor, at::Tensor> FakeQuantKVCache::append(int64_t li, const at:
   append_rows(l.k_post, l.used, k_post);
   if (!config_.is_unquantized()) quantize_pending(li, rope);
   auto K = l.k_post.narrow(1, 0, l.used), V = l.v.narrow(1, 0, l.used);
-  if (full_prefill_ && !config_.is_unquantized()) {
-    // The call that brings the tokens reads them exactly; later calls read what is stored.
+  // The call that brings the tokens reads them exactly; later calls read what is stored. When
+  // none of this call's tokens was quantized (a decode step inside the window) the buffers
+  // already hold them exactly: no copy of the cache.
+  const bool touched = l.k_done > old || l.v_done > old;
+  if (full_prefill_ && !config_.is_unquantized() && touched) {
     K = at::cat({K.narrow(1, 0, old), k_post}, 1);
     V = at::cat({V.narrow(1, 0, old), v}, 1);
   }

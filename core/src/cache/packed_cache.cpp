@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <tuple>
 #include <string>
 
 #include "skvq/error.h"
@@ -104,27 +105,15 @@ int64_t PackedKVCache::packed_tokens(int64_t layer) const {
 }
 
 void PackedKVCache::ensure_rope(int64_t positions) const {
-  if (positions <= rope_positions_) return;
-  const int64_t half = model_.head_dim / 2;
-  int64_t n = std::max<int64_t>(positions, 2 * rope_positions_);
-  rope_cos_.resize(n * half);
-  rope_sin_.resize(n * half);
-  const std::vector<float> inv_freq = rope_inv_freq(model_);
-  for (int64_t t = rope_positions_; t < n; ++t) {
-    const float pos = static_cast<float>(t);
-    for (int64_t i = 0; i < half; ++i) {
-      const float angle = pos * inv_freq[i];
-      rope_cos_[t * half + i] = std::cos(angle);
-      rope_sin_[t * half + i] = std::sin(angle);
-    }
-  }
-  rope_positions_ = n;
+  if (rope_cos_.defined() && rope_cos_.size(0) >= positions) return;
+  if (!rope_table_) rope_table_ = RopeTable::shared(rope_inv_freq(model_));
+  std::tie(rope_cos_, rope_sin_) = rope_table_->rows(positions, at::kCPU);
 }
 
 void PackedKVCache::rope_rotate(float* k, int64_t pos) const {
   const int64_t D = model_.head_dim, half = D / 2;
-  const float* cs = rope_cos_.data() + pos * half;
-  const float* sn = rope_sin_.data() + pos * half;
+  const float* cs = rope_cos_.data_ptr<float>() + pos * D;  // rows of head_dim, halves equal
+  const float* sn = rope_sin_.data_ptr<float>() + pos * D;
   for (int64_t h = 0; h < model_.num_key_value_heads; ++h) {
     float* x = k + h * D;
     for (int64_t i = 0; i < half; ++i) {

@@ -44,8 +44,8 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
   const PackedFormat& vf = vfmt_[layer];
 
   DecodeCtx c{H, KVH, H / KVH, D, C_, config_.sink, config_.window, L, n_sink, n_mid, n_sink + n_packed,
-              &kf, &vf, &kplan, &vplan, pre, pre ? rope_cos_.data() : nullptr,
-              pre ? rope_sin_.data() : nullptr, qd, nullptr, nullptr, 0, 0, 0, 0};
+              &kf, &vf, &kplan, &vplan, pre, pre ? rope_cos_.data_ptr<float>() : nullptr,
+              pre ? rope_sin_.data_ptr<float>() : nullptr, qd, nullptr, nullptr, 0, 0, 0, 0};
   for (int64_t kh = 0; kh < KVH; ++kh) {
     c.kp_stride = std::max<int64_t>(c.kp_stride, static_cast<int64_t>(kplan[kh].dim.size()));
     c.kg_stride = std::max<int64_t>(c.kg_stride, static_cast<int64_t>(kplan[kh].groups.size()));
@@ -54,8 +54,11 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
   }
   // q in each head's key-plan positions (divided by the smooth scale) and its group sums, once
   // per call: the score of a packed key is sum over groups of s * (codes . qp) + z * sum(qp).
-  std::vector<float> qp(static_cast<size_t>(batch_ * H * c.kp_stride), 0.0f);
-  std::vector<float> qsum(static_cast<size_t>(batch_ * H * c.kg_stride), 0.0f);
+  // Per-thread scratch reused across calls (layers and steps): no heap allocation per step once
+  // the buffers have grown to the largest shape seen.
+  thread_local std::vector<float> qp, qsum, ws;
+  qp.assign(static_cast<size_t>(batch_ * H * c.kp_stride), 0.0f);
+  qsum.assign(static_cast<size_t>(batch_ * H * c.kg_stride), 0.0f);
   if (!kf.raw() && !pre) {
     for (int64_t bh = 0; bh < batch_ * H; ++bh) {
       const auto& plan = kplan[(bh % H) / (H / KVH)];
@@ -83,17 +86,18 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
   const int64_t n_chunks = (n_mid + kChunkTokens - 1) / kChunkTokens;
   const int64_t items = (has_dense ? 1 : 0) + n_chunks;
   const int64_t stride = H * (D + 2);
-  std::vector<float> ws(static_cast<size_t>(batch_ * items * stride));
+  ws.assign(static_cast<size_t>(batch_ * items * stride), 0.0f);
   const int isa = cpu_has_avx512() ? kAvx512 : cpu_has_avx2() ? kAvx2 : kPortable;
+  float* wsd = ws.data();
   at::parallel_for(0, batch_ * items, 1, [&](int64_t begin, int64_t end) {
-    ItemScratch scratch;
+    thread_local ItemScratch scratch;
     for (int64_t it = begin; it < end; ++it) {
       const int64_t b = it / items, j = it % items - (has_dense ? 1 : 0);
       const Seq& s = Ly.seqs[b];
       ItemArgs a{&c, s.sink_k.data(), s.sink_v.data(), s.win_k.data(), s.win_v.data(),
                  exact_last ? s.last_k.data() : nullptr, exact_last ? s.last_v.data() : nullptr, s.mid_k.get(),
                  s.mid_v.get(), b, j < 0 ? -1 : j * kChunkTokens, std::min(n_mid, (j + 1) * kChunkTokens),
-                 ws.data() + it * stride, &scratch};
+                 wsd + it * stride, &scratch};
 #ifdef SKVQ_X86
       if (isa == kAvx512) {
         run_item_avx512(a);

@@ -133,8 +133,8 @@ SKVQ_INLINE void packed_item(const DecodeCtx& c, const TokenBlockStore& mid_k, c
           }
         }
         const int64_t p = c.n_sink + i;
-        const float* cs = c.rope_cos + p * half;
-        const float* sn = c.rope_sin + p * half;
+        const float* cs = c.rope_cos + p * c.D;  // rows of head_dim (halves equal)
+        const float* sn = c.rope_sin + p * c.D;
         float* rot = buf;  // the codes of the last group are no longer needed
         for (int64_t j = 0; j < half; ++j) {
           const float x1 = kb[j], x2 = kb[j + half];

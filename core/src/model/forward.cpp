@@ -85,9 +85,15 @@ at::Tensor Model::forward(const at::Tensor& tokens, KVCache* cache, ForwardObser
   const int64_t pos0 = cache ? cache->length() : 0;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
 
-  auto ids = tokens.to(device(), at::kLong);
-  if (ids.numel() > 0 && (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= c.vocab_size))
-    throw Error("Model::forward: token id outside the vocabulary (0.." + std::to_string(c.vocab_size - 1) + ")");
+  // Token ids are checked where they are (the host, for every caller in the engine), before the
+  // upload: no device synchronisation per forward.
+  auto host_ids = tokens.device().is_cpu() ? tokens.to(at::kLong).contiguous() : tokens.to(at::kCPU, at::kLong).contiguous();
+  const int64_t* idp = host_ids.data_ptr<int64_t>();
+  for (int64_t i = 0; i < host_ids.numel(); ++i)
+    if (idp[i] < 0 || idp[i] >= c.vocab_size)
+      throw Error("Model::forward: token id " + std::to_string(idp[i]) + " outside the vocabulary (0.." +
+                  std::to_string(c.vocab_size - 1) + ")");
+  auto ids = host_ids.to(device());
   // Activations: float32 on the CPU, the weight dtype elsewhere (float16 on CUDA).
   const at::ScalarType act = device().is_cpu() ? at::kFloat : w_.embed_tokens.scalar_type();
   at::Tensor x = at::embedding(w_.embed_tokens, ids).to(act);  // [B, T, D]

@@ -3,7 +3,9 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 namespace skvq {
 
@@ -46,24 +48,61 @@ ModelConfig plain_rope(int64_t head_dim, double theta, double scaling_factor) {
 RotaryEmbedding::RotaryEmbedding(int64_t head_dim, double theta, double scaling_factor)
     : RotaryEmbedding(plain_rope(head_dim, theta, scaling_factor)) {}
 
-RotaryEmbedding::RotaryEmbedding(const ModelConfig& c) : head_dim_(c.head_dim), inv_freq_(rope_inv_freq(c)) {}
+RopeTable::RopeTable(std::vector<float> inv_freq) : inv_freq_(std::move(inv_freq)) {}
+
+std::shared_ptr<const RopeTable> RopeTable::shared(const std::vector<float>& inv_freq) {
+  static std::mutex mu;
+  static std::map<std::vector<float>, std::weak_ptr<const RopeTable>> tables;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = tables[inv_freq];
+  auto t = slot.lock();
+  if (!t) {
+    t = std::make_shared<const RopeTable>(inv_freq);
+    slot = t;
+  }
+  return t;
+}
+
+std::pair<at::Tensor, at::Tensor> RopeTable::rows(int64_t end, const at::Device& device) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t half = static_cast<int64_t>(inv_freq_.size()), hd = 2 * half;
+  const int64_t have = cos_.defined() ? cos_.size(0) : 0;
+  if (end > have) {  // grow (doubling) into new tensors: rows handed out earlier stay valid
+    const int64_t n = std::max<int64_t>({end, 2 * have, 64});
+    auto c = at::empty({n, hd}, at::kFloat), s = at::empty({n, hd}, at::kFloat);
+    if (have > 0) {
+      c.narrow(0, 0, have).copy_(cos_);
+      s.narrow(0, 0, have).copy_(sin_);
+    }
+    float* cd = c.data_ptr<float>();
+    float* sd = s.data_ptr<float>();
+    for (int64_t t = have; t < n; ++t) {
+      const float pos = static_cast<float>(t);  // angles in float32 like llama2.c and HF
+      for (int64_t i = 0; i < half; ++i) {
+        const float angle = pos * inv_freq_[i];
+        cd[t * hd + i] = cd[t * hd + i + half] = std::cos(angle);
+        sd[t * hd + i] = sd[t * hd + i + half] = std::sin(angle);
+      }
+    }
+    cos_ = c;
+    sin_ = s;
+  }
+  if (device.is_cpu()) return {cos_, sin_};
+  if (!dev_cos_.defined() || dev_cos_.device() != device || dev_cos_.size(0) < end) {
+    dev_cos_ = cos_.to(device);
+    dev_sin_ = sin_.to(device);
+  }
+  return {dev_cos_, dev_sin_};
+}
+
+RotaryEmbedding::RotaryEmbedding(const ModelConfig& c)
+    : head_dim_(c.head_dim), inv_freq_(rope_inv_freq(c)), table_(RopeTable::shared(inv_freq_)) {}
 
 at::Tensor RotaryEmbedding::apply(const at::Tensor& x, int64_t pos0) const {
   const int64_t T = x.size(1), half = head_dim_ / 2;
-  // Angles in float32 like llama2.c and HF: angle = pos * inv_freq.
-  std::vector<float> cos_v(T * head_dim_), sin_v(T * head_dim_);
-  for (int64_t t = 0; t < T; ++t) {
-    const float pos = static_cast<float>(pos0 + t);
-    for (int64_t i = 0; i < half; ++i) {
-      const float angle = pos * inv_freq_[i];
-      const float c = std::cos(angle), s = std::sin(angle);
-      cos_v[t * head_dim_ + i] = cos_v[t * head_dim_ + i + half] = c;
-      sin_v[t * head_dim_ + i] = sin_v[t * head_dim_ + i + half] = s;
-    }
-  }
-  auto opts = at::TensorOptions().dtype(at::kFloat);
-  auto cos = at::from_blob(cos_v.data(), {1, T, 1, head_dim_}, opts).to(x.device(), x.scalar_type());
-  auto sin = at::from_blob(sin_v.data(), {1, T, 1, head_dim_}, opts).to(x.device(), x.scalar_type());
+  auto [cos_rows, sin_rows] = table_->rows(pos0 + T, x.device());
+  auto cos = cos_rows.narrow(0, pos0, T).view({1, T, 1, head_dim_}).to(x.scalar_type());
+  auto sin = sin_rows.narrow(0, pos0, T).view({1, T, 1, head_dim_}).to(x.scalar_type());
   auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
   auto rotated = at::cat({-x2, x1}, -1);
   return x * cos + rotated * sin;
