@@ -1,5 +1,6 @@
 // The forward pass's fused float32 attention (core/src/model/attention_cpu.cpp) against attention
-// computed in float64 with explicit masks: prefill (T > 1, transposed tiles) and decode (T == 1,
+// computed in float64 with explicit masks: prefill (short chunks: transposed tiles; T >= 64: BLAS
+// blocks of 128 queries) and decode (T == 1,
 // keys read in place in blocks merged by log-sum-exp), plain causal and with an eviction span.
 // And the shared RoPE table (rope.h) against the angles computed directly.
 #include <gtest/gtest.h>
@@ -7,6 +8,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "model/attention_cpu.h"
@@ -21,9 +23,10 @@ namespace {
 at::Tensor reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t pos0, const KeySpan& span) {
   const int64_t B = q.size(0), T = q.size(1), H = q.size(2), hd = q.size(3), Tk = k.size(1), KVH = k.size(2) / hd;
   auto out = at::zeros({B, T, H * hd}, at::kDouble);
-  auto mask = at::zeros({T, Tk}, at::kBool);
+  std::vector<uint8_t> hidden(static_cast<size_t>(T * Tk));
   for (int64_t t = 0; t < T; ++t)
-    for (int64_t j = 0; j < Tk; ++j) mask[t][j] = !span.visible(pos0 + t, span.position(j));
+    for (int64_t j = 0; j < Tk; ++j) hidden[t * Tk + j] = !span.visible(pos0 + t, span.position(j));
+  auto mask = at::from_blob(hidden.data(), {T, Tk}, at::kByte).to(at::kBool);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h) {
       const int64_t kv = h / (H / KVH);
@@ -58,6 +61,11 @@ TEST(AttentionCpu, PrefillMatchesFloat64) {
   expect_matches(1, 20, 50, 4, 4, 8, 30, {});          // a chunk after 30 cached tokens
   expect_matches(1, 40, 40, 6, 3, 16, 0, {4, 0, 8});   // StreamingLLM band inside one call
   expect_matches(1, 12, 30, 6, 3, 16, 118, {4, 100, 16});  // after eviction: positions shifted
+  // T >= 64: the BLAS blocks of 128 queries (a partial last block, GQA, band, shifted positions)
+  expect_matches(2, 300, 300, 6, 2, 16, 0, {});
+  expect_matches(1, 200, 260, 9, 3, 64, 60, {});
+  expect_matches(1, 300, 300, 6, 3, 16, 0, {4, 0, 40});
+  expect_matches(1, 130, 150, 6, 3, 16, 1000, {4, 980, 64});
 }
 
 // Decode: one query over many keys, in several blocks of the kernel (more than 512 keys), with
