@@ -256,6 +256,7 @@ def main():
     a.db = a.out_dir + "/runs.sqlite"
     a.slice = a.out_dir + "/wiki-slice.txt"
     log = a.out_dir + "/run.log"
+    os.makedirs(a.out_dir, exist_ok=True)  # --only skvq on a fresh build: llama.cpp's build did not make it
     open(log, "w").close()
     if os.path.exists(a.db) and a.only != "llama.cpp":
         os.remove(a.db)  # every figure of our rows is measured in this run
