@@ -35,17 +35,9 @@
 
 using namespace skvq;
 namespace t = skvq::test;
+using skvq::test::config_error;
 
 namespace {
-
-std::string config_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(accepted)";
-}
 
 at::Tensor positions_tensor(int64_t rows, int64_t C) {  // row r holds r + 0.25 * channel
   return (at::arange(rows, at::kFloat).view({1, rows, 1}) + at::arange(C, at::kFloat).view({1, 1, C}) * 0.25).contiguous();

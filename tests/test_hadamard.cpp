@@ -32,6 +32,7 @@
 
 using namespace skvq;
 namespace t = skvq::test;
+using skvq::test::config_error;
 
 namespace {
 
@@ -46,15 +47,6 @@ ModelConfig tiny_model(int64_t head_dim) {  // 4 KV heads
   m.vocab_size = 32;
   m.max_position_embeddings = 256;
   return m;
-}
-
-std::string config_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(accepted)";
 }
 
 // Sylvester-Hadamard entry H_n[i][j] = (-1)^popcount(i & j) / sqrt(n), in double.
