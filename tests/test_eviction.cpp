@@ -31,6 +31,7 @@
 #include "skvq/session.h"
 #include "skvq/tokenizer.h"
 #include "skvq/weights.h"
+#include "config_error.h"
 #include "test_util.h"
 
 using namespace skvq;

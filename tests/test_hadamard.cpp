@@ -28,6 +28,7 @@
 #include "skvq/rope.h"
 #include "skvq/tokenizer.h"
 #include "skvq/weights.h"
+#include "config_error.h"
 #include "test_util.h"
 
 using namespace skvq;

@@ -6,23 +6,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <functional>
 #include <string>
 #include <stdlib.h>
 
-#include "skvq/error.h"
-
 namespace skvq::test {
-
-/// The message of the ConfigError that f throws, or "(accepted)" when it throws none.
-inline std::string config_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(accepted)";
-}
 
 /// The shared data directory the tests use (SKVQ_DATA_DIR, else the configured default).
 inline std::string data_dir() {
