@@ -31,7 +31,6 @@ class RopeTable {
   /// cos, sin: [n, head_dim] float32 on `device` with n >= end; row t is position t. The tensors
   /// stay valid (and unchanged) when a later call grows the table.
   std::pair<at::Tensor, at::Tensor> rows(int64_t end, const at::Device& device) const;
-  int64_t head_dim() const { return static_cast<int64_t>(inv_freq_.size()) * 2; }
 
  private:
   std::vector<float> inv_freq_;
@@ -53,8 +52,6 @@ class RotaryEmbedding {
   at::Tensor apply_flat(const at::Tensor& x, int64_t pos0, int64_t heads) const;
   int64_t head_dim() const { return head_dim_; }
   const std::vector<float>& inv_freq() const { return inv_freq_; }
-  /// The shared cos/sin table of these frequencies.
-  const RopeTable& table() const { return *table_; }
 
  private:
   int64_t head_dim_;

@@ -9,15 +9,12 @@
 
 namespace skvq {
 
-namespace {
-constexpr int64_t kPrefillBlock = 128;  // query rows per work item of the prefill kernel
+constexpr int64_t kPrefillBlock = 128;  // query rows per work item
 
-// Prefill (T > 1): per work item (sequence, KV head, block of kPrefillBlock queries) the G heads'
-// scores against the keys the block may read come from one BLAS matmul, the rows outside each
-// query's span are set to -inf, softmax, and a second matmul with the values. Keys and values
-// are read in place (row stride C). The work items run in parallel (BLAS single-threaded inside).
-}  // namespace
-
+// Per work item (sequence, KV head, block of kPrefillBlock queries) the G heads' scores against
+// the keys the block may read come from one BLAS matmul, the entries outside each query's span
+// are set to -inf, softmax, and a second matmul with the values. Keys and values are read in
+// place (row stride C). The work items run in parallel (BLAS single-threaded inside).
 void prefill_attention_blas(const float* q, const float* k, const float* v, float* out, int64_t B, int64_t T,
                             int64_t Tk, int64_t H, int64_t KVH, int64_t hd, int64_t pos0, float scale,
                             const KeySpan& span) {
@@ -51,6 +48,5 @@ void prefill_attention_blas(const float* q, const float* k, const float* v, floa
     }
   });
 }
-
 
 }  // namespace skvq

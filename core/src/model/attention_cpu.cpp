@@ -42,9 +42,8 @@ void attend_head(const float* q, int64_t q_stride, const float* kt, const float*
                  const KeySpan& span, float* scores) {
   for (int64_t t = 0; t < T; ++t) {
     const float* qt = q + t * q_stride;
-    const int64_t p = pos0 + t;  // keys [0, n) are at positions <= p; [sink, lo) are outside the window
-    const int64_t n = std::min<int64_t>(Tk, p >= span.sink + span.evicted ? p - span.evicted + 1 : std::min(p + 1, span.sink));
-    const int64_t lo = span.window > 0 ? std::clamp<int64_t>(p - span.window + 1 - span.evicted, span.sink, n) : 0;
+    const VisibleKeys vis = visible_keys(Tk, pos0 + t, span);  // keys [0, n), minus [a, lo) outside the window
+    const int64_t n = vis.n;
     for (int64_t j = 0; j < n; ++j) scores[j] = 0.0f;
     for (int64_t d = 0; d < hd; ++d) {
       const float qd = qt[d] * scale;
@@ -52,13 +51,13 @@ void attend_head(const float* q, int64_t q_stride, const float* kt, const float*
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j) scores[j] += qd * row[j];
     }
-    for (int64_t j = span.sink; j < lo; ++j) scores[j] = -INFINITY;
+    for (int64_t j = vis.a; j < vis.lo; ++j) scores[j] = -INFINITY;
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
     for (int64_t j = 0; j < n; ++j) mx = scores[j] > mx ? scores[j] : mx;
 #pragma omp simd
     for (int64_t j = 0; j < n; ++j) scores[j] = exp_nonpositive(scores[j] - mx);
-    for (int64_t j = span.sink; j < lo; ++j) scores[j] = 0.0f;  // exp_nonpositive clamps, so zero exactly
+    for (int64_t j = vis.a; j < vis.lo; ++j) scores[j] = 0.0f;  // exp_nonpositive clamps, so zero exactly
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < n; ++j) sum += scores[j];
@@ -128,8 +127,7 @@ void decode_attention_cpu(const float* q, const float* k, const float* v, float*
   const VisibleKeys vis = visible_keys(Tk, pos0, span);
   const int64_t nv = vis.count(), blocks = std::max<int64_t>(1, (nv + kDecodeBlock - 1) / kDecodeBlock);
   const int64_t part_floats = G * (hd + 2);
-  thread_local std::vector<float> parts;
-  std::vector<float>& ws = parts;  // the calling thread's: the workers below write into it
+  thread_local std::vector<float> ws;  // the calling thread's: the workers below write through wsd
   ws.resize(static_cast<size_t>(B * KVH * blocks * part_floats));
   float* wsd = ws.data();
   at::parallel_for(0, B * KVH * blocks, 1, [&](int64_t begin, int64_t end) {
@@ -174,7 +172,7 @@ void causal_attention_cpu(const float* q, const float* k, const float* v, float*
                           int64_t Tk, int64_t H, int64_t KVH, int64_t hd, int64_t pos0, float scale,
                           const KeySpan& span) {
   if (T == 1) return decode_attention_cpu(q, k, v, out, B, Tk, H, KVH, hd, pos0, scale, span);
-  if (T >= 64) return prefill_attention_blas(q, k, v, out, B, T, Tk, H, KVH, hd, pos0, scale, span);
+  if (T >= kBlasPrefillMinTokens) return prefill_attention_blas(q, k, v, out, B, T, Tk, H, KVH, hd, pos0, scale, span);
   const int64_t G = H / KVH, C = KVH * hd;
   at::parallel_for(0, B * KVH, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> kt(hd * Tk), vt(hd * Tk), scores(Tk);

@@ -7,8 +7,8 @@
 
 namespace skvq {
 
-// Decode (one query per sequence): the keys a query reads, as at most two index ranges
-// [0, a) and [lo, n) of the cache rows (sinks, then the window or everything up to the query).
+// The keys a query at position p reads, as at most two index ranges [0, a) and [lo, n) of the
+// cache rows (sinks, then the window or everything up to the query): span.visible() in index form.
 struct VisibleKeys {
   int64_t a = 0, lo = 0, n = 0;
   int64_t count() const { return a + (n - lo); }
@@ -26,6 +26,9 @@ inline VisibleKeys visible_keys(int64_t Tk, int64_t p, const KeySpan& span) {
   r.lo = std::clamp<int64_t>(p - span.window + 1 - span.evicted, r.a, r.n);
   return r;
 }
+
+/// Chunks of at least this many queries go to prefill_attention_blas.
+constexpr int64_t kBlasPrefillMinTokens = 64;
 
 /// Prefill by BLAS blocks (attention_blas.cpp, kept apart: it uses ATen tensors, which the fuzz
 /// build cannot compile in this file's C++20 mode). Same arguments as causal_attention_cpu.

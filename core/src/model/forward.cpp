@@ -87,7 +87,7 @@ at::Tensor Model::forward(const at::Tensor& tokens, KVCache* cache, ForwardObser
 
   // Token ids are checked where they are (the host, for every caller in the engine), before the
   // upload: no device synchronisation per forward.
-  auto host_ids = tokens.device().is_cpu() ? tokens.to(at::kLong).contiguous() : tokens.to(at::kCPU, at::kLong).contiguous();
+  auto host_ids = tokens.to(at::kCPU, at::kLong).contiguous();  // no copy for CPU int64 input
   const int64_t* idp = host_ids.data_ptr<int64_t>();
   for (int64_t i = 0; i < host_ids.numel(); ++i)
     if (idp[i] < 0 || idp[i] >= c.vocab_size)
