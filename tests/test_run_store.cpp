@@ -1,4 +1,5 @@
-// Run store (SQLite): schema, models, calibrations, runs, items, exports and failure modes.
+// Run store (SQLite): schema, models, calibrations, runs, items, exports, the command line and
+// migrations. Failure modes: test_run_store_errors.cpp; claims and concurrency: test_run_store_claims.cpp.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -10,6 +11,7 @@
 #include <regex>
 #include <thread>
 
+#include "run_store_fixtures.h"
 #include "skvq/error.h"
 #include "skvq/run_store.h"
 #include "test_util.h"
@@ -17,63 +19,7 @@
 namespace fs = std::filesystem;
 using nlohmann::json;
 using skvq::RunStore;
-
-namespace {
-
-skvq::ModelRecord model_rec(const std::string& name, const std::string& sha) {
-  skvq::ModelRecord m;
-  m.name = name;
-  m.path = "/models/" + name + ".bin";
-  m.sha256 = sha;
-  m.identity = "id-" + sha;
-  m.config = {{"hidden_size", 64}, {"num_hidden_layers", 5}};
-  return m;
-}
-
-skvq::RunRecord ppl_run(int64_t model_id, const std::string& config, double ppl) {
-  skvq::RunRecord r;
-  r.kind = "ppl";
-  r.model_id = model_id;
-  r.config = config;
-  r.data_path = "text/tinyshakespeare.txt";
-  r.data_sha256 = "abc123";
-  r.params = {{"ctx_len", 256}, {"max_chunks", 4}, {"keep_window", false}};
-  r.metrics = {{"ppl", ppl}, {"bits_k", 2.125}, {"bits_v", 2.125}, {"tokens", 1020}};
-  r.wall_seconds = 1.5;
-  return r;
-}
-
-// Raw sqlite3 access for poking at the file behind the store's back.
-struct RawDb {
-  sqlite3* db = nullptr;
-  explicit RawDb(const std::string& path) { EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK); }
-  ~RawDb() { sqlite3_close(db); }
-  int exec(const std::string& sql) { return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr); }
-  std::string text(const std::string& sql) {
-    sqlite3_stmt* st = nullptr;
-    std::string out;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-        sqlite3_column_text(st, 0))
-      out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    return out;
-  }
-};
-
-// Expects `f` to throw a StoreError whose message contains the path and `needle`.
-template <class F>
-void expect_store_error(F f, const std::string& path, const std::string& needle) {
-  try {
-    f();
-    FAIL() << "expected StoreError containing '" << needle << "'";
-  } catch (const skvq::StoreError& e) {
-    std::string msg = e.what();
-    EXPECT_NE(msg.find(path), std::string::npos) << msg;
-    EXPECT_NE(msg.find(needle), std::string::npos) << msg;
-  }
-}
-
-}  // namespace
+using namespace skvq::test;
 
 TEST(RunStore, CreatesSchemaWithPragmas) {
   const std::string path = skvq::test::temp_dir("store") + "/runs.sqlite";
@@ -294,157 +240,6 @@ TEST(RunStore, CanonicalJson) {
   EXPECT_EQ(skvq::canonical_json(json::parse(R"({"z":1,"y":{"q":3.0}})")), R"({"y":{"q":3},"z":1})");
 }
 
-TEST(RunStoreErrors, UnwritableLocation) {
-  expect_store_error([] { RunStore s("/proc/x.sqlite"); }, "/proc/x.sqlite", "cannot open");
-  // A directory below a regular file cannot exist, even for root.
-  const std::string dir = skvq::test::temp_dir("store");
-  std::ofstream(dir + "/plain") << "x";
-  expect_store_error([&] { RunStore s(dir + "/plain/runs.sqlite"); }, dir + "/plain/runs.sqlite", "cannot open");
-  expect_store_error([&] { RunStore s(dir); }, dir, "is a directory");
-}
-
-TEST(RunStoreErrors, ReadOnlyDirectory) {
-  if (geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
-  const std::string dir = skvq::test::temp_dir("store");
-  fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec);
-  expect_store_error([&] { RunStore s(dir + "/runs.sqlite"); }, dir + "/runs.sqlite", "");
-  fs::permissions(dir, fs::perms::owner_all);
-}
-
-TEST(RunStoreErrors, NotSqliteAndCorrupt) {
-  const std::string dir = skvq::test::temp_dir("store");
-  const std::string text = dir + "/notes.txt";
-  std::ofstream(text) << std::string(3000, 'n') << "\nplain text, not a database\n";
-  expect_store_error([&] { RunStore s(text); }, text, "not a SQLite database");
-  EXPECT_EQ(fs::file_size(text), 3000u + 28u);  // left untouched
-
-  // A real store whose bytes are overwritten with garbage.
-  const std::string path = dir + "/runs.sqlite";
-  {
-    RunStore s(path);
-    int64_t m = s.upsert_model(model_rec("m", "sha"));
-    for (int i = 0; i < 50; ++i) s.add_run(ppl_run(m, "k2-v2-g32-fp8", i));
-  }
-  const std::string copy = dir + "/copy.sqlite";
-  fs::copy_file(path, copy);
-  {  // header garbage
-    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    std::string junk(100, '\xA5');
-    f.write(junk.data(), junk.size());
-  }
-  expect_store_error([&] { RunStore s(path); }, path, "not a SQLite database");
-  {  // everything after the 100-byte header garbage
-    auto size = fs::file_size(copy);
-    std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(100);
-    std::string junk(size - 100, '\x5A');
-    f.write(junk.data(), junk.size());
-  }
-  expect_store_error([&] { RunStore s(copy); s.list_runs(); }, copy, "corrupt");
-}
-
-TEST(RunStoreErrors, ForeignTablesAndNewerVersion) {
-  const std::string dir = skvq::test::temp_dir("store");
-  const std::string foreign = dir + "/foreign.sqlite";
-  { RawDb raw(foreign); ASSERT_EQ(raw.exec("CREATE TABLE photos(id INTEGER, blob BLOB)"), SQLITE_OK); }
-  expect_store_error([&] { RunStore s(foreign); }, foreign, "not a SKVQ run store");
-  {
-    RawDb raw(foreign);
-    EXPECT_EQ(raw.text("SELECT COUNT(*) FROM sqlite_master"), "1");  // nothing was added
-    EXPECT_EQ(raw.text("PRAGMA journal_mode"), "delete");           // nor switched
-  }
-
-  const std::string extra = dir + "/extra.sqlite";
-  { RunStore s(extra); }
-  { RawDb raw(extra); ASSERT_EQ(raw.exec("CREATE TABLE mine(x)"), SQLITE_OK); }
-  expect_store_error([&] { RunStore s(extra); }, extra, "'mine'");
-
-  const std::string newer = dir + "/newer.sqlite";
-  {
-    RunStore s(newer);
-    s.add_run(ppl_run(s.upsert_model(model_rec("m", "sha")), "fp16", 1));
-  }
-  { RawDb raw(newer); ASSERT_EQ(raw.exec("UPDATE schema_version SET version = 99"), SQLITE_OK); }
-  expect_store_error([&] { RunStore s(newer); }, newer, "schema version 99, newer than this software");
-  {
-    RawDb raw(newer);
-    ASSERT_EQ(raw.exec("UPDATE schema_version SET version = " + std::to_string(RunStore::schema_version())), SQLITE_OK);
-  }
-  RunStore ok(newer);
-  EXPECT_EQ(ok.list_runs().size(), 1u);
-}
-
-TEST(RunStoreErrors, LockedDatabaseLosesNothing) {
-  const std::string path = skvq::test::temp_dir("store") + "/runs.sqlite";
-  int64_t m = 0;
-  {
-    RunStore s(path);
-    m = s.upsert_model(model_rec("m", "sha"));
-    s.add_run(ppl_run(m, "k4-v4-g32", 6.0));
-    s.add_run(ppl_run(m, "k2-v2-g32", 7.0));
-  }
-  RunStore s(path, 150);
-  EXPECT_EQ(s.busy_timeout(), 150);
-  RawDb other(path);
-  ASSERT_EQ(other.exec("BEGIN EXCLUSIVE; INSERT INTO models(name,path,sha256,identity,config,created_at) "
-                       "VALUES('x','x','x','x','{}','t');"),
-            SQLITE_OK);
-  auto t0 = std::chrono::steady_clock::now();
-  expect_store_error([&] { s.add_run(ppl_run(m, "fp16", 5.0)); }, path, "locked");
-  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_GE(waited, 0.1);  // it did wait for the busy timeout
-  EXPECT_LT(waited, 3.0);
-  expect_store_error([&] { s.put_item({1, "k", 1}); }, path, "locked");
-  EXPECT_EQ(s.list_runs().size(), 2u);  // readers still work in WAL mode
-  ASSERT_EQ(other.exec("ROLLBACK"), SQLITE_OK);
-
-  s.set_busy_timeout(5000);
-  s.add_run(ppl_run(m, "fp16", 5.0));
-  RunStore reopened(path);
-  auto runs = reopened.list_runs();
-  ASSERT_EQ(runs.size(), 3u);
-  EXPECT_EQ(runs[0].config, "k4-v4-g32");
-  EXPECT_DOUBLE_EQ(runs[1].metrics["ppl"].get<double>(), 7.0);
-  EXPECT_EQ(runs[2].config, "fp16");
-  EXPECT_EQ(reopened.list_models().size(), 1u);  // the other connection's insert was rolled back
-}
-
-TEST(RunStoreErrors, FailedWriteKeepsStoredRuns) {
-  const std::string path = skvq::test::temp_dir("store") + "/runs.sqlite";
-  {
-    RunStore s(path);
-    int64_t m = s.upsert_model(model_rec("m", "sha"));
-    int64_t id = s.add_run(ppl_run(m, "k2-v2-g32", 7.0));
-    s.put_item({id, "a", 1});
-    EXPECT_THROW(s.add_run(ppl_run(m + 1, "fp16", 1.0)), skvq::StoreError);
-    EXPECT_THROW(s.put_item({id + 1, "b", 2}), skvq::StoreError);
-    // The connection is still usable after a failed write.
-    s.put_item({id, "c", 3});
-  }
-  RunStore s(path);
-  auto runs = s.list_runs();
-  ASSERT_EQ(runs.size(), 1u);
-  EXPECT_EQ(runs[0].config, "k2-v2-g32");
-  EXPECT_EQ(s.item_count(runs[0].id), 2);
-}
-
-TEST(RunStore, TwoConnectionsConcurrentWriters) {
-  const std::string path = skvq::test::temp_dir("store") + "/runs.sqlite";
-  int64_t m = 0;
-  { RunStore s(path); m = s.upsert_model(model_rec("m", "sha")); }
-  auto writer = [&](int tag) {
-    RunStore s(path);
-    for (int i = 0; i < 20; ++i) s.add_run(ppl_run(m, "k" + std::to_string(tag) + "-run", i));
-  };
-  std::thread a(writer, 2), b(writer, 4);
-  a.join();
-  b.join();
-  RunStore s(path);
-  EXPECT_EQ(s.list_runs().size(), 40u);
-  EXPECT_EQ(s.list_runs({"", std::nullopt, "k2-"}).size(), 20u);
-}
-
-// The command line, when it has been built (skvq links every subcommand of the project).
 TEST(RunStore, CommandLine) {
   const std::string skvq_bin = skvq::test::built("app/skvq");
   if (!fs::exists(skvq_bin)) GTEST_SKIP() << skvq_bin << " not built";
@@ -491,6 +286,7 @@ TEST(RunStore, CommandLine) {
 
 // Before schema version 2 a model was found by its weights sha256 alone: the same weights with
 // another config or tokenizer got the old model row (renamed) and its stored results.
+
 TEST(RunStore, ModelIdentityIsMoreThanTheWeights) {
   RunStore s(skvq::test::temp_dir("store") + "/runs.sqlite");
   auto a = model_rec("m", "same-weights");
@@ -511,6 +307,7 @@ TEST(RunStore, ModelIdentityIsMoreThanTheWeights) {
 
 // A store written by schema version 1 (the DDL of that release) keeps its rows and ids, and its
 // models, identified by their weights alone, match no new identity.
+
 TEST(RunStore, MigratesVersionOneStores) {
   const std::string path = skvq::test::temp_dir("store") + "/v1.sqlite";
   {
@@ -572,156 +369,4 @@ INSERT INTO run_items(run_id, key, data) VALUES (5, 'a', '1');
   EXPECT_EQ(raw.text("SELECT version FROM schema_version"), "3");
   EXPECT_EQ(raw.text("SELECT COUNT(*) FROM sqlite_master WHERE name = 'models_v2'"), "0");
   EXPECT_EQ(raw.text("PRAGMA foreign_key_check"), "");
-}
-
-namespace {
-
-// The pid of a process that has exited (and been reaped): certainly not alive.
-long dead_pid() {
-  pid_t p = fork();
-  if (p == 0) _exit(0);
-  int st = 0;
-  waitpid(p, &st, 0);
-  return static_cast<long>(p);
-}
-
-std::string host_of_this_process() {
-  const std::string& me = RunStore::process_owner();
-  return me.substr(0, me.find(' '));
-}
-
-}  // namespace
-
-TEST(RunStoreClaims, LiveClaimsAreBusyDeadOrStaleOnesAreTakenOver) {
-  const std::string path = skvq::test::temp_dir("store") + "/runs.sqlite";
-  RunStore s(path);
-  const int64_t m = s.upsert_model(model_rec("m", "sha"));
-  auto ident = ppl_run(m, "k2-v2-g8", 0);
-  ident.metrics = json::object();
-
-  auto c1 = s.claim_run(ident);
-  ASSERT_EQ(c1.state, skvq::ClaimState::Claimed);
-  EXPECT_EQ(c1.previous_status, "");
-  EXPECT_EQ(c1.run.owner, RunStore::process_owner());
-  auto stored = s.get_run(c1.run.id);
-  EXPECT_EQ(stored->status, "running");
-  EXPECT_EQ(stored->owner, RunStore::process_owner());
-  const int64_t now = static_cast<int64_t>(std::time(nullptr));
-  EXPECT_GE(stored->heartbeat, now - 5);
-
-  RawDb raw(path);
-  auto set_owner = [&](const std::string& owner, int64_t heartbeat) {
-    ASSERT_EQ(raw.exec("UPDATE runs SET owner = '" + owner + "', heartbeat = " + std::to_string(heartbeat) +
-                       " WHERE id = " + std::to_string(c1.run.id)),
-              SQLITE_OK);
-  };
-  const std::string host = host_of_this_process();
-  // Another live process on this host (our parent), fresh heartbeat: busy.
-  set_owner(host + " " + std::to_string(getppid()) + " other", now);
-  auto busy = s.claim_run(ident);
-  EXPECT_EQ(busy.state, skvq::ClaimState::Busy);
-  EXPECT_EQ(busy.run.id, c1.run.id);
-  EXPECT_EQ(s.get_run(c1.run.id)->owner, host + " " + std::to_string(getppid()) + " other");  // untouched
-  // Its process has exited: taken over at once, same run (its items are kept).
-  s.put_item({c1.run.id, "done-part", 1});
-  set_owner(host + " " + std::to_string(dead_pid()) + " other", now);
-  auto taken = s.claim_run(ident);
-  EXPECT_EQ(taken.state, skvq::ClaimState::Claimed);
-  EXPECT_EQ(taken.run.id, c1.run.id);
-  EXPECT_EQ(taken.previous_status, "running");
-  EXPECT_EQ(s.get_run(c1.run.id)->owner, RunStore::process_owner());
-  EXPECT_EQ(s.item_count(c1.run.id), 1);
-  // Live process but no heartbeat for longer than the bound: stale.
-  set_owner(host + " " + std::to_string(getppid()) + " other", now - skvq::kClaimStaleSeconds - 10);
-  EXPECT_EQ(s.claim_run(ident).state, skvq::ClaimState::Claimed);
-  // Another host: only the heartbeat tells.
-  set_owner("elsewhere.example 1 other", now);
-  EXPECT_EQ(s.claim_run(ident).state, skvq::ClaimState::Busy);
-  set_owner("elsewhere.example 1 other", now - skvq::kClaimStaleSeconds - 10);
-  EXPECT_EQ(s.claim_run(ident).state, skvq::ClaimState::Claimed);
-
-  // Failed and interrupted runs are claimed again (resumed); done runs as on_done says.
-  s.finish_run(c1.run.id, "interrupted", json::object(), 1.0);
-  auto resumed = s.claim_run(ident);
-  EXPECT_EQ(resumed.state, skvq::ClaimState::Claimed);
-  EXPECT_EQ(resumed.previous_status, "interrupted");
-  EXPECT_EQ(resumed.run.id, c1.run.id);
-  s.finish_run(c1.run.id, "done", {{"ppl", 5.0}}, 2.0);
-  auto done = s.claim_run(ident, skvq::OnDone::Reuse);
-  EXPECT_EQ(done.state, skvq::ClaimState::Done);
-  EXPECT_DOUBLE_EQ(done.run.metrics["ppl"].get<double>(), 5.0);
-  EXPECT_EQ(s.get_run(c1.run.id)->status, "done");
-  auto again = s.claim_run(ident, skvq::OnDone::Resume);
-  EXPECT_EQ(again.state, skvq::ClaimState::Claimed);
-  EXPECT_EQ(again.run.id, c1.run.id);
-  s.finish_run(c1.run.id, "done", {{"ppl", 5.0}}, 2.0);
-  auto rerun = s.claim_run(ident, skvq::OnDone::Rerun);
-  EXPECT_EQ(rerun.state, skvq::ClaimState::Claimed);
-  EXPECT_GT(rerun.run.id, c1.run.id);
-  EXPECT_EQ(s.list_runs().size(), 2u);
-}
-
-TEST(RunStoreClaims, ClaimIsLiveRules) {
-  const int64_t now = 1000000;
-  const std::string host = host_of_this_process();
-  EXPECT_FALSE(RunStore::claim_is_live("", now, now));
-  EXPECT_FALSE(RunStore::claim_is_live(RunStore::process_owner(), now, now));  // our own leftover
-  EXPECT_FALSE(RunStore::claim_is_live("garbage", now, now));
-  EXPECT_TRUE(RunStore::claim_is_live(host + " " + std::to_string(getppid()) + " t", now, now));
-  EXPECT_FALSE(RunStore::claim_is_live(host + " " + std::to_string(dead_pid()) + " t", now, now));
-  EXPECT_TRUE(RunStore::claim_is_live("other-host 5 t", now - skvq::kClaimStaleSeconds, now));
-  EXPECT_FALSE(RunStore::claim_is_live("other-host 5 t", now - skvq::kClaimStaleSeconds - 1, now));
-}
-
-// A write that meets another process's lock waits for it (here 6 s, past the 5 s after which
-// the store used to give up and lose the run) and succeeds once it is released.
-TEST(RunStoreErrors, WriteWaitsForAReleasedLock) {
-  const std::string path = skvq::test::temp_dir("store") + "/runs.sqlite";
-  int64_t m = 0;
-  { RunStore s(path); m = s.upsert_model(model_rec("m", "sha")); }
-  RawDb other(path);
-  ASSERT_EQ(other.exec("BEGIN IMMEDIATE; UPDATE models SET name = 'held' WHERE id = 1;"), SQLITE_OK);
-  std::thread release([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(6000));
-    other.exec("COMMIT");
-  });
-  RunStore s(path);  // the default lock wait
-  EXPECT_GT(s.busy_timeout(), 6000);
-  const int64_t id = s.add_run(ppl_run(m, "fp16", 5.0));
-  release.join();
-  EXPECT_EQ(s.get_run(id)->config, "fp16");
-  EXPECT_EQ(s.get_model(m)->name, "held");  // the other writer's change went in first
-}
-
-TEST(RunStoreErrors, LockTimeoutFromTheEnvironment) {
-  const char* old = std::getenv("SKVQ_DB_LOCK_TIMEOUT");
-  const std::string keep = old ? old : "";
-  unsetenv("SKVQ_DB_LOCK_TIMEOUT");
-  EXPECT_EQ(RunStore::default_lock_timeout_ms(), skvq::kDefaultLockTimeoutMs);
-  setenv("SKVQ_DB_LOCK_TIMEOUT", "2.5", 1);
-  EXPECT_EQ(RunStore::default_lock_timeout_ms(), 2500);
-  for (const char* bad : {"abc", "-1", "5s", "nan"}) {
-    setenv("SKVQ_DB_LOCK_TIMEOUT", bad, 1);
-    EXPECT_THROW(RunStore::default_lock_timeout_ms(), skvq::ConfigError) << bad;
-  }
-  if (old) setenv("SKVQ_DB_LOCK_TIMEOUT", keep.c_str(), 1);
-  else unsetenv("SKVQ_DB_LOCK_TIMEOUT");
-}
-
-// Read-only: nothing is written (not even the WAL switch of a new file), writes are refused.
-TEST(RunStore, ReadOnlyOpenReadsAndRefusesWrites) {
-  const std::string dir = skvq::test::temp_dir("store");
-  const std::string path = dir + "/runs.sqlite";
-  {
-    RunStore s(path);
-    s.add_run(ppl_run(s.upsert_model(model_rec("m", "sha")), "fp16", 5.0));
-  }
-  RunStore ro(path, 1000, skvq::StoreMode::ReadOnly);
-  EXPECT_TRUE(ro.read_only());
-  ASSERT_EQ(ro.list_runs().size(), 1u);
-  EXPECT_EQ(ro.list_models()[0].name, "m");
-  expect_store_error([&] { ro.add_run(ppl_run(1, "k2-v2-g8", 1)); }, path, "cannot be written");
-  expect_store_error([&] { RunStore s(dir + "/none.sqlite", 1000, skvq::StoreMode::ReadOnly); },
-                     dir + "/none.sqlite", "no run store here");
-  EXPECT_FALSE(fs::exists(dir + "/none.sqlite"));
 }
