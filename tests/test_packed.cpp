@@ -13,28 +13,13 @@
 #include "skvq/packed.h"
 #include "skvq/packed_cache.h"
 #include "skvq/rope.h"
+#include "packed_fixtures.h"
 #include "test_util.h"
 
 using namespace skvq;
+using namespace skvq::test;
 
 namespace {
-
-GroupLayout reordered_layout(int64_t C, std::vector<int64_t> sizes, uint32_t seed, bool smooth) {
-  GroupLayout L;
-  L.perm.resize(C);
-  for (int64_t i = 0; i < C; ++i) L.perm[i] = i;
-  std::mt19937 rng(seed);
-  std::shuffle(L.perm.begin(), L.perm.end(), rng);
-  L.offsets = {0};
-  for (auto s : sizes) L.offsets.push_back(L.offsets.back() + s);
-  EXPECT_EQ(L.offsets.back(), C);
-  if (smooth) {
-    std::uniform_real_distribution<float> u(0.2f, 3.0f);
-    for (int64_t i = 0; i < C; ++i) L.smooth.push_back(u(rng));
-  }
-  L.validate();
-  return L;
-}
 
 std::vector<float> random_tokens(int64_t rows, int64_t C, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -176,20 +161,6 @@ ModelConfig tiny_model() {
   return m;
 }
 
-QuantConfig skvq_config(double kb, double vb, int64_t g, int64_t w, int64_t sink, bool pre_rope) {
-  QuantConfig c;
-  c.method = QuantMethod::SKVQ;
-  c.k_bits = kb;
-  c.v_bits = vb;
-  c.group_size = g;
-  c.window = w;
-  c.sink = sink;
-  c.pre_rope = pre_rope;
-  c.clip_ratio = 0.95;
-  c.fp8 = true;
-  return c;
-}
-
 KVLayouts layouts_for(const ModelConfig& m, int64_t g, bool reorder) {
   KVLayouts L;
   const int64_t C = m.kv_channels();
@@ -203,29 +174,6 @@ KVLayouts layouts_for(const ModelConfig& m, int64_t g, bool reorder) {
     }
   }
   return L;
-}
-
-struct Feed {
-  at::Tensor kpre, kpost, v;
-};
-Feed make_feed(const ModelConfig& m, const RotaryEmbedding& rope, int64_t B, int64_t T, int64_t pos0,
-               uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  Feed f;
-  f.kpre = at::randn({B, T, m.kv_channels()}, gen, at::kFloat) * 2;
-  f.v = at::randn({B, T, m.kv_channels()}, gen, at::kFloat);
-  f.kpost = rope.apply_flat(f.kpre, pos0, m.num_key_value_heads);
-  return f;
-}
-
-// Reference: softmax(q k^T / sqrt(D)) v over the dequantized cache, grouped-query heads.
-at::Tensor reference_attention(const ModelConfig& m, const at::Tensor& q, const at::Tensor& k,
-                               const at::Tensor& v) {
-  const int64_t B = q.size(0), H = q.size(1), D = q.size(2), T = k.size(1), KVH = m.num_key_value_heads;
-  auto kk = k.view({B, T, KVH, D}).permute({0, 2, 1, 3}).repeat_interleave(H / KVH, 1);  // [B,H,T,D]
-  auto vv = v.view({B, T, KVH, D}).permute({0, 2, 1, 3}).repeat_interleave(H / KVH, 1);
-  auto s = at::matmul(q.unsqueeze(2).to(at::kDouble), kk.transpose(2, 3).to(at::kDouble)) / std::sqrt(double(D));
-  return at::matmul(at::softmax(s, -1), vv.to(at::kDouble)).squeeze(2).to(at::kFloat);
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // the fly, never materialize the cache), split along the sequence into work items
 // (packed_decode_items.cpp) that run in parallel, then merged with a log-sum-exp combine.
 // The item loops are compiled three times: AVX-512, AVX2+FMA (chosen at run time with
-// __builtin_cpu_supports) and portable. Dense baselines: dense_attention.cpp.
+// __builtin_cpu_supports) and portable; with AVX-512 the packed items of pre-RoPE or reordered
+// layouts run token at a time (packed_decode_tokens.cpp, use_token_kernel). Dense baselines: dense_attention.cpp.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -45,7 +46,19 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
 
   DecodeCtx c{H, KVH, H / KVH, D, C_, config_.sink, config_.window, L, n_sink, n_mid, n_sink + n_packed,
               &kf, &vf, &kplan, &vplan, pre, pre ? rope_cos_.data_ptr<float>() : nullptr,
-              pre ? rope_sin_.data_ptr<float>() : nullptr, qd, nullptr, nullptr, 0, 0, 0, 0};
+              pre ? rope_sin_.data_ptr<float>() : nullptr, qd, nullptr, nullptr, 0, 0, 0, 0, nullptr, nullptr};
+  const int isa = cpu_has_avx512() ? kAvx512 : cpu_has_avx2() ? kAvx2 : kPortable;
+  // The token-at-a-time kernel where the shapes allow it (AVX-512, 16-channel blocks).
+  thread_local TokenPlan ktp, vtp;
+  const DecodeKernel forced = decode_kernel_override();
+  bool tokens = isa == kAvx512 && D % 16 == 0 && forced != DecodeKernel::Groups &&
+                (forced == DecodeKernel::Tokens || use_token_kernel(kf, vf, pre));
+  if (tokens) {
+    build_token_plan(kf.layout, &ktp);
+    build_token_plan(vf.layout, &vtp);
+    tokens = ktp.ok && vtp.ok;
+  }
+  if (tokens) c.ktp = &ktp, c.vtp = &vtp;
   for (int64_t kh = 0; kh < KVH; ++kh) {
     c.kp_stride = std::max<int64_t>(c.kp_stride, static_cast<int64_t>(kplan[kh].dim.size()));
     c.kg_stride = std::max<int64_t>(c.kg_stride, static_cast<int64_t>(kplan[kh].groups.size()));
@@ -59,7 +72,7 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
   thread_local std::vector<float> qp, qsum, ws;
   qp.assign(static_cast<size_t>(batch_ * H * c.kp_stride), 0.0f);
   qsum.assign(static_cast<size_t>(batch_ * H * c.kg_stride), 0.0f);
-  if (!kf.raw() && !pre) {
+  if (!kf.raw() && !pre && !tokens) {
     for (int64_t bh = 0; bh < batch_ * H; ++bh) {
       const auto& plan = kplan[(bh % H) / (H / KVH)];
       const float* qh = qd + bh * D;
@@ -87,7 +100,6 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
   const int64_t items = (has_dense ? 1 : 0) + n_chunks;
   const int64_t stride = H * (D + 2);
   ws.assign(static_cast<size_t>(batch_ * items * stride), 0.0f);
-  const int isa = cpu_has_avx512() ? kAvx512 : cpu_has_avx2() ? kAvx2 : kPortable;
   float* wsd = ws.data();
   at::parallel_for(0, batch_ * items, 1, [&](int64_t begin, int64_t end) {
     thread_local ItemScratch scratch;
@@ -99,6 +111,10 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
                  s.mid_v.get(), b, j < 0 ? -1 : j * kChunkTokens, std::min(n_mid, (j + 1) * kChunkTokens),
                  wsd + it * stride, &scratch};
 #ifdef SKVQ_X86
+      if (tokens && a.i0 >= 0) {
+        run_packed_item_tokens_avx512(a);
+        continue;
+      }
       if (isa == kAvx512) {
         run_item_avx512(a);
         continue;

@@ -16,6 +16,22 @@ namespace skvq::packed_detail {
 // kernel does. Item 0 of a sequence holds the full-precision tokens (sink + window).
 constexpr int64_t kChunkTokens = 256;
 
+// Where each channel of a packed token sits, for the token-at-a-time AVX-512 kernel
+// (packed_decode_tokens.cpp): a token is dequantized in storage order 16 positions at a time
+// (each position's group scale/zero taken from a 16-entry window starting at its block's first
+// group) and put back in channel order with one gather per 16 channels.
+struct TokenPlan {
+  std::vector<int32_t> inv;       // [C]: storage position of original channel c
+  std::vector<int32_t> blk_base;  // [C / 16]: group of the first position of each block of 16
+  std::vector<int32_t> blk_idx;   // [C]: group of position j minus its block's base, 0..15
+  const float* smooth = nullptr;  // [C] per original channel (divide after), or nullptr
+  int64_t n_groups = 0;
+  bool identity = false;  // perm is the identity and no smooth: stored order is channel order
+  bool ok = false;  // false when C % 16 != 0 or a block spans more than 16 groups (empty groups)
+};
+// Fills `p` from `layout` (p->ok says whether the token kernel can use it).
+void build_token_plan(const GroupLayout& layout, TokenPlan* p);
+
 struct DecodeCtx {
   int64_t H, KVH, G, D, C, S, W, L, n_sink, n_mid, win_begin;
   const PackedFormat* kf;
@@ -29,10 +45,12 @@ struct DecodeCtx {
   const float* qp;    // [B, H, kp_stride]: q in the key plan's positions (smooth divided), 0 elsewhere
   const float* qsum;  // [B, H, kg_stride]: sum of qp over each touched group
   int64_t kp_stride, kg_stride, vp_stride, vg_stride;
+  const TokenPlan* ktp;  // set when the token-at-a-time kernel runs the packed items
+  const TokenPlan* vtp;
 };
 
 struct ItemScratch {
-  std::vector<float> scores, buf, kbuf, accp, zacc, sacc;
+  std::vector<float> scores, buf, kbuf, accp, zacc, sacc, st, gs, gz, vbuf;
   std::vector<uint8_t> codes;
 };
 
@@ -52,5 +70,22 @@ __attribute__((target("avx512f,avx2,fma,f16c"))) void run_item_avx512(const Item
 __attribute__((target("avx2,fma,f16c"))) void run_item_avx2(const ItemArgs& a);
 #endif
 void run_item_portable(const ItemArgs& a);
+
+// The packed item (a.i0 >= 0) token at a time: each middle token's K and V dequantized whole
+// (TokenPlan), keys RoPE-rotated when pre_rope, then read as float vectors. Needs D % 16 == 0
+// and both plans ok. Defined in packed_decode_tokens.cpp.
+#ifdef SKVQ_X86
+__attribute__((target("avx512f,avx2,fma,f16c"))) void run_packed_item_tokens_avx512(const ItemArgs& a);
+#endif
+// Which kernel runs the packed items where AVX-512 allows both: SKVQ_PACKED_DECODE=tokens or
+// =groups forces one (for comparisons and for tests of both on one machine); unset, the choice
+// is made per layer by use_token_kernel().
+enum class DecodeKernel { Auto, Tokens, Groups };
+DecodeKernel decode_kernel_override();
+// The automatic choice: the group kernel is faster where its fused 2-bit dot/axpy covers every
+// group (codes times q summed first, scale and zero-point applied once per group: 2-bit, groups
+// of whole 16-channel blocks, no smooth, keys after RoPE); the token kernel everywhere else
+// (pre-RoPE keys, calibrated reordered groups, 3/4/8-bit, ternary).
+bool use_token_kernel(const PackedFormat& kf, const PackedFormat& vf, bool pre_rope);
 
 }  // namespace skvq::packed_detail

@@ -19,23 +19,6 @@ SKVQ_INLINE void prefetch_token(const uint8_t* p, int64_t bytes) {
   for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
 }
 
-// Writes the partial softmax of heads 0..H-1 for `n` scores per head into ws: [H][D + 2] =
-// (m, l, acc[D]) with acc filled by the caller; returns the weights in place of the scores.
-SKVQ_INLINE void chunk_softmax(float* scores, int64_t H, int64_t n, float* ws, int64_t D) {
-  for (int64_t h = 0; h < H; ++h) {
-    float* sc = scores + h * n;
-    float m = -std::numeric_limits<float>::infinity();
-    for (int64_t t = 0; t < n; ++t) m = std::max(m, sc[t]);
-    float l = 0;
-    for (int64_t t = 0; t < n; ++t) {
-      sc[t] = std::exp(sc[t] - m);
-      l += sc[t];
-    }
-    ws[h * (D + 2)] = m;
-    ws[h * (D + 2) + 1] = l;
-  }
-}
-
 // Sink + window tokens of sequence b (all float32), and the exact last token when given.
 template <int ISA>
 SKVQ_INLINE void dense_item(const DecodeCtx& c, const float* sink_k, const float* sink_v, const float* win_k,

@@ -2,9 +2,11 @@
 // Packed-cache SIMD kernels (private): ISA detection, float dot/axpy, code unpacking, FP8 scale
 // table and the 2-bit dot/axpy kernels in AVX-512, AVX2+FMA and portable forms. Inline in this
 // header so that the always-inline decode loops that use them can inline them, as before.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "skvq/packed_cache.h"
@@ -193,6 +195,23 @@ __attribute__((target("avx512f,fma"))) inline void axpy2_avx512(float* y, float 
   }
 }
 #endif
+
+// Writes the partial softmax of heads 0..H-1 for `n` scores per head into ws: [H][D + 2] =
+// (m, l, acc[D]) with acc filled by the caller; returns the weights in place of the scores.
+SKVQ_INLINE void chunk_softmax(float* scores, int64_t H, int64_t n, float* ws, int64_t D) {
+  for (int64_t h = 0; h < H; ++h) {
+    float* sc = scores + h * n;
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t t = 0; t < n; ++t) m = std::max(m, sc[t]);
+    float l = 0;
+    for (int64_t t = 0; t < n; ++t) {
+      sc[t] = std::exp(sc[t] - m);
+      l += sc[t];
+    }
+    ws[h * (D + 2)] = m;
+    ws[h * (D + 2) + 1] = l;
+  }
+}
 
 // Instruction sets of the decode-attention loops.
 enum Isa : int { kPortable = 0, kAvx2 = 1, kAvx512 = 2 };
