@@ -70,8 +70,11 @@ class PackedKVCache : public KVCache {
   /// one item for the sink + window tokens, one per 256 middle tokens; threads over the items
   /// with at::parallel_for); an item reads each packed token once for all heads and leaves
   /// per-head partial softmax sums that a log-sum-exp combine merges (as the CUDA kernel).
-  /// AVX-512 or AVX2+FMA 2-bit kernels when the CPU has them. Throws Error when the layer is
-  /// empty or q has the wrong shape.
+  /// AVX-512 or AVX2+FMA 2-bit kernels when the CPU has them; with AVX-512, layouts the fused
+  /// 2-bit kernels do not cover (pre-RoPE keys, calibrated reordered groups, 3/4/8-bit,
+  /// ternary) are read a whole token at a time (kernels/packed_decode_tokens.cpp;
+  /// SKVQ_PACKED_DECODE=tokens|groups forces a kernel). Throws Error when the layer is empty or
+  /// q has the wrong shape.
   at::Tensor decode_attention(int64_t layer, const at::Tensor& q) const override;
 
   const PackedFormat& key_format(int64_t layer) const { return kfmt_[layer]; }
