@@ -39,9 +39,11 @@ class Model {
   /// tokens: [B, T] int64 on any device. With a cache the tokens continue the cached sequence
   /// (positions from cache->length()); without one they start at position 0 with an exact
   /// float cache-less attention. Returns logits [B, T, vocab_size] float32, or [B, 1, vocab]
-  /// with last_only. Causal attention with grouped-query heads.
+  /// with last_only, or [B, T - logits_from, vocab] of positions logits_from.. (the output head
+  /// then runs only on those rows: llama.cpp's perplexity protocol scores the second half).
+  /// Causal attention with grouped-query heads. Throws Error when logits_from is not in [0, T).
   at::Tensor forward(const at::Tensor& tokens, KVCache* cache, ForwardObserver* observer = nullptr,
-                     bool last_only = false) const;
+                     bool last_only = false, int64_t logits_from = 0) const;
 
  private:
   ModelWeights w_;

@@ -41,8 +41,9 @@ PerplexityResult evaluate_perplexity_llama_cpp(const Model& model, const std::ve
     throw_if_cancelled(cancel);
     const int64_t b = std::min(batch, chunks - done);
     auto chunk = ids.narrow(0, done, b);
-    at::Tensor logits = chunk_logits(model, chunk, run_config, layouts, opt.full_prefill);
-    auto logp = at::log_softmax(logits.narrow(1, first, scored).to(at::kFloat), -1);
+    // Logits of the scored positions only (first .. L-2, plus L-1 which is dropped).
+    at::Tensor logits = chunk_logits(model, chunk, run_config, layouts, opt.full_prefill, first);
+    auto logp = at::log_softmax(logits.narrow(1, 0, scored).to(at::kFloat), -1);
     auto target = chunk.narrow(1, first + 1, scored).to(logp.device()).unsqueeze(-1);
     nll_sum += -logp.gather(-1, target).to(at::kDouble).sum().item<double>();
     done += b;

@@ -88,10 +88,11 @@ Model::Model(ModelWeights weights)
 at::Device Model::device() const { return w_.embed_tokens.device(); }
 
 at::Tensor Model::forward(const at::Tensor& tokens, KVCache* cache, ForwardObserver* observer,
-                          bool last_only) const {
+                          bool last_only, int64_t logits_from) const {
   const auto& c = w_.config;
   if (tokens.dim() != 2) throw Error("Model::forward: tokens must be [B, T]");
   const int64_t B = tokens.size(0), T = tokens.size(1);
+  if (logits_from < 0 || (T > 0 && logits_from >= T)) throw Error("Model::forward: logits_from out of range");
   const int64_t H = c.num_attention_heads, KVH = c.num_key_value_heads, hd = c.head_dim;
   const int64_t pos0 = cache ? cache->length() : 0;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
@@ -145,6 +146,7 @@ at::Tensor Model::forward(const at::Tensor& tokens, KVCache* cache, ForwardObser
     x = x + mlp;
   }
   if (last_only) x = x.narrow(1, T - 1, 1);
+  else if (logits_from > 0) x = x.narrow(1, logits_from, T - logits_from);
   x = rms_norm(x, w_.norm, c.rms_norm_eps);
   return apply_linear(x, w_.lm_head).to(at::kFloat);
 }
