@@ -12,13 +12,6 @@
 namespace skvq::packed_detail {
 namespace {
 
-// A token's record is read once, front to back; asking for the record a few tokens ahead keeps
-// several cache-line fetches in flight (the loop is otherwise bound by memory latency).
-constexpr int64_t kPrefetchTokens = 4;
-SKVQ_INLINE void prefetch_token(const uint8_t* p, int64_t bytes) {
-  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
-}
-
 // Sink + window tokens of sequence b (all float32), and the exact last token when given.
 template <int ISA>
 SKVQ_INLINE void dense_item(const DecodeCtx& c, const float* sink_k, const float* sink_v, const float* win_k,

@@ -157,11 +157,6 @@ SKVQ_AVX512 SKVQ_INLINE void axpy16(float* y, float a, const float* x, int64_t n
     _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
 }
 
-constexpr int64_t kPrefetchTokens = 4;
-SKVQ_INLINE void prefetch_token(const uint8_t* p, int64_t bytes) {
-  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
-}
-
 }  // namespace
 
 SKVQ_AVX512 void run_packed_item_tokens_avx512(const ItemArgs& a) {
