@@ -38,6 +38,8 @@ void add_longbench_command(CLI::App& app) {
                   "chat template around each prompt: auto (the model's, when it has one), none, chatml, llama2, llama3, mistral")
       ->capture_default_str();
   cmd->add_option("--quant", o->quant, "configurations")->capture_default_str();
+  cmd->add_flag("--fake-quant", o->opt.fake_quant,
+                "fake-quantization cache (float32 storage, the checking path) instead of packed low-bit storage");
   cmd->add_flag("--json", o->json, "print one JSON object on stdout");
   cmd->callback([o] {
     auto cancel = install_cancel_handler();

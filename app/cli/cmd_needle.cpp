@@ -57,6 +57,8 @@ void add_needle_command(CLI::App& app) {
   cmd->add_option("--max-new-tokens", o->opt.max_new_tokens, "answer length limit")->capture_default_str()->check(kAtLeastOne);
   cmd->add_option("--rope-scaling", o->rope_scaling, "linear RoPE scaling factor for contexts past the trained length")->capture_default_str();
   cmd->add_option("--export", o->export_path, "write the cells in the common harness JSON layout");
+  cmd->add_flag("--fake-quant", o->opt.fake_quant,
+                "fake-quantization cache (float32 storage, the checking path) instead of packed low-bit storage");
   cmd->add_flag("--json", o->json, "print one JSON object on stdout");
   cmd->callback([o] {
     auto cancel = install_cancel_handler();

@@ -32,6 +32,8 @@ void add_ppl_command(CLI::App& app) {
   cmd->add_option("--device", o->job.device, "cpu or cuda")->capture_default_str();
   cmd->add_flag("--keep-window", o->job.options.keep_window, "use the configurations' window (protocol: W=0)");
   cmd->add_flag("--full-prefill", o->job.options.full_prefill, "attention reads exact K/V (protocol: off)");
+  cmd->add_flag("--fake-quant", o->job.options.fake_quant,
+                "fake-quantization cache (float32 storage, the checking path) instead of packed low-bit storage");
   cmd->add_option("--protocol", o->protocol,
                   "reference (skvq-method.md section 6: all L-1 predictions per chunk) or llama.cpp "
                   "(llama-perplexity: BOS starts each chunk, only its second half is scored)")

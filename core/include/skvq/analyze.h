@@ -70,7 +70,8 @@ struct AnalyzeSummary {
 ///    clip), reorder (clusters, no clip), reorder_clip (clusters, config's clip or 0.92 when the
 ///    config has none), bits of the config (2 where it leaves K or V unquantized or is KIVI),
 ///    fp8 as configured: "group_error/layer<l>";
-/// 4. a second forward through FakeQuantKVCache(config, full_prefill = false), with the text's
+/// 4. a second forward through make_kv_cache(config, full_prefill = false; packed storage where
+///    the method has a packed codec and the model is on the CPU), with the text's
 ///    calibration when `calib` is null and the config needs one: relative error and MSE of each
 ///    layer's attention output against the fp run: "attn_error/layer<l>".
 /// Run kind "analyze", params {"text", "tokens", "sinks", "windows", "quant"}; metrics

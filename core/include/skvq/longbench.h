@@ -100,6 +100,9 @@ struct LongBenchOptions {
   /// Chat template around each filled task prompt (parse_chat_template_option): "auto" = the
   /// model's template when it has a recognised one, plain text otherwise; "none"; or a family.
   std::string chat_template = "auto";
+  /// KV storage: false = packed low-bit storage where the method has a packed codec and the
+  /// model is on the CPU (decode steps attend over the packed bytes); true = fake quantization.
+  bool fake_quant = false;
 };
 
 /// A sample's prompt tokens (BOS first where the tokenizer adds it): the task template filled
@@ -124,10 +127,11 @@ struct LongBenchSummary {
 /// status "running" then "done"). The prompt (longbench_prompt_tokens with the chat family of
 /// opt.chat_template) has at most max_prompt_tokens - task.max_new_tokens tokens, is answered
 /// greedily with a
-/// FakeQuantKVCache(full_prefill = true), scored by score_sample and stored as item
+/// make_kv_cache(full_prefill = true) cache (packed unless opt.fake_quant), scored by score_sample and stored as item
 /// "<task>/<index>" {"task", "index", "prediction", "answers", "score" (0..1), "metric"}.
 /// Task scores are 100 x the mean sample score (LongBench's scale); "average" is their mean.
-/// The run's params hold "chat_template" (family name) when a chat template is applied.
+/// The run's params hold "chat_template" (family name) when a chat template is applied, and
+/// "kv_storage": "fake-quant" with opt.fake_quant.
 /// Stored samples of a run with the same identity are skipped. `data_path`/`data_sha256` name
 /// the data files. Throws ConfigError for a task missing from `tasks`, StoreError, Cancelled.
 std::vector<LongBenchSummary> run_longbench(

@@ -47,6 +47,9 @@ struct NeedleOptions {
   /// Chat template around the filled prompt (parse_chat_template_option): "auto" = the model's
   /// template when it has a recognised one, plain text otherwise; "none"; or a family name.
   std::string chat_template = "auto";
+  /// KV storage: false = packed low-bit storage where the method has a packed codec and the
+  /// model is on the CPU (decode steps attend over the packed bytes); true = fake quantization.
+  bool fake_quant = false;
 
   /// Throws ConfigError for an empty grid, a depth outside 0..100, a length <= buffer_tokens,
   /// negative buffer, max_new_tokens < 1, a template without "{context}" or an unknown
@@ -55,7 +58,8 @@ struct NeedleOptions {
   /// The run's params JSON: {"context_lengths", "depth_percents", "needle", "question",
   /// "max_new_tokens", "haystack_dir"} plus "key_phrase", "template", "buffer_tokens", and
   /// "chat_template" (the family name, e.g. "chatml") when `chat` is not None (left out for
-  /// plain prompts, so runs stored before chat templates existed still resume).
+  /// plain prompts, so runs stored before chat templates existed still resume), and
+  /// "kv_storage": "fake-quant" only with fake_quant.
   nlohmann::json params(ChatFamily chat = ChatFamily::None) const;
   /// The chat family these options give with `tok`: parse_chat_template_option(chat_template,
   /// tok.chat_template()). Throws ConfigError for an unknown name.

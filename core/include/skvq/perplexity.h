@@ -33,6 +33,11 @@ struct PerplexityOptions {
   bool full_prefill = false;   ///< attention reads exact K/V (protocol: false)
   PplProtocol protocol = PplProtocol::Reference;
   int32_t bos_id = -1;         ///< LlamaCpp: BOS put at each chunk's start; -1 = none (no BOS added)
+  /// KV storage: false = packed low-bit storage (PackedKVCache) where the method has a packed
+  /// codec and the model is on the CPU; true = fake quantization (float32 storage, the checking
+  /// path). Both give the same perplexity (the packed dequantization is the fake quantization's;
+  /// pre_rope keys within float rounding).
+  bool fake_quant = false;
 };
 
 /// Result of one evaluation.
@@ -42,10 +47,12 @@ struct PerplexityResult {
   int64_t chunks = 0;
   int64_t tokens_evaluated = 0;  ///< chunks * (L - 1) predictions (LlamaCpp: chunks * (L - 1 - L/2))
   double seconds = 0;
+  std::string kv_storage;     ///< "packed", "fake-quant" or "none" (unquantized: no cache)
+  int64_t kv_bytes_measured = 0;  ///< the cache's stored bytes per chunk after its forward (0 = no cache)
 };
 
 /// Cuts `tokens` (BOS first) into non-overlapping chunks of L (remainder dropped), runs each
-/// from an empty FakeQuantKVCache with `config` (window forced to 0 unless keep_window or the
+/// from an empty cache with `config` (make_kv_cache: packed unless opt.fake_quant) (window forced to 0 unless keep_window or the
 /// configuration evicts: k0-v0 keeps its window, StreamingLLM attention), and
 /// averages the next-token NLL of the L-1 predictions per chunk. Throws ConfigError when the
 /// text has fewer than L tokens; Cancelled when `cancel` is raised. With

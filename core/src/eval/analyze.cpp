@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 
+#include "skvq/cache_factory.h"
 #include "skvq/calibration.h"
 #include "skvq/error.h"
 #include "skvq/kv_cache.h"
@@ -262,9 +263,9 @@ void analyze_into(RunSession& session, AnalyzeSummary& sum, const Model& model,
   AnalyzeObserver qo(nl, opt, false);
   if (!config.is_unquantized()) {
     const Calibration* lay_cal = calib ? calib : (config.needs_calibration() ? cal : nullptr);
-    FakeQuantKVCache cache(mc, config, KVLayouts::build(config, mc, lay_cal), 1,
-                           /*full_prefill=*/false);
-    model.forward(ids, &cache, &qo, /*last_only=*/true);
+    auto cache = make_kv_cache(mc, config, KVLayouts::build(config, mc, lay_cal), 1,
+                               /*full_prefill=*/false, /*packed=*/model.device().is_cpu());
+    model.forward(ids, cache.get(), &qo, /*last_only=*/true);
   }
   for (int64_t l = 0; l < nl; ++l) {
     double rel = 0, mse = 0;

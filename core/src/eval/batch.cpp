@@ -171,7 +171,7 @@ std::vector<RunRecord> run_batch_json(const json& j, const std::string& job_path
   }
   if (!j.contains("ppl")) throw FileError(job_path, "missing field \"ppl\": {\"text\": ..., \"ctx_len\": ...}");
   const json& pj = j.at("ppl");
-  check_keys(pj, "ppl", {"text", "ctx_len", "max_chunks", "batch", "max_bytes", "skip_bytes", "protocol"}, job_path);
+  check_keys(pj, "ppl", {"text", "ctx_len", "max_chunks", "batch", "max_bytes", "skip_bytes", "protocol", "fake_quant"}, job_path);
   if (!pj.contains("text")) throw FileError(job_path, "missing field \"text\" in \"ppl\"");
   job.text = resolve_data_path(pj.at("text").get<std::string>(), base);
   job.options.ctx_len = get_or<int64_t>(pj, "ctx_len", 512, job_path);
@@ -179,6 +179,7 @@ std::vector<RunRecord> run_batch_json(const json& j, const std::string& job_path
   job.options.batch = get_or<int64_t>(pj, "batch", job.options.batch, job_path);
   job.max_bytes = get_or<int64_t>(pj, "max_bytes", 0, job_path);
   job.skip_bytes = get_or<int64_t>(pj, "skip_bytes", 0, job_path);
+  job.options.fake_quant = get_or<bool>(pj, "fake_quant", false, job_path);
   try {
     job.options.protocol = parse_protocol(get_or<std::string>(pj, "protocol", "reference", job_path));
   } catch (const ConfigError& e) {

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "skvq/cache_factory.h"
 #include "skvq/calibration.h"
 #include "skvq/error.h"
 #include "skvq/generate.h"
@@ -340,6 +341,7 @@ std::vector<LongBenchSummary> run_longbench(
                            {"task_table_sha256", sha256_hex(task_table_json(used).dump())}};
   // Only when a template is applied, so runs stored before chat templates existed still resume.
   if (chat != ChatFamily::None) params["chat_template"] = chat_family_name(chat);
+  if (opt.fake_quant) params["kv_storage"] = "fake-quant";  // absent = packed where supported
 
   std::vector<QuantConfig> order;
   std::set<std::string> seen;
@@ -381,7 +383,10 @@ std::vector<LongBenchSummary> run_longbench(
           bool cut = false;
           auto prompt = longbench_prompt_tokens(tok, chat, spec, *s, limit - spec.max_new_tokens, &cut);
           if (cut) ++truncated;
-          FakeQuantKVCache cache(mc, cfg, layouts[ci], 1, /*full_prefill=*/true);
+          // Packed storage where supported (as needle): decode steps attend over the packed bytes.
+          auto cache_ptr = make_kv_cache(mc, cfg, layouts[ci], 1, /*full_prefill=*/true,
+                                         /*packed=*/!opt.fake_quant && model.device().is_cpu());
+          KVCache& cache = *cache_ptr;
           SamplingParams sp;
           sp.max_new_tokens = spec.max_new_tokens;
           sp.temperature = 0.0f;

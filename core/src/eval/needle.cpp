@@ -48,6 +48,7 @@ nlohmann::json NeedleOptions::params(ChatFamily chat) const {
                       {"key_phrase", key_phrase},           {"template", prompt_template},
                       {"buffer_tokens", buffer_tokens}};
   if (chat != ChatFamily::None) p["chat_template"] = chat_family_name(chat);
+  if (fake_quant) p["kv_storage"] = "fake-quant";  // absent = packed where supported (the default)
   return p;
 }
 
@@ -316,7 +317,7 @@ std::vector<NeedleRunSummary> run_needle(const Model& model, const Tokenizer& to
           // Packed storage where supported (SKVQ/RTN, model on the CPU): the same attention inputs
           // as fake quantization, decode steps attend over the packed bytes.
           auto cache_ptr = make_kv_cache(mc, cfg, layouts[ci], 1, /*full_prefill=*/true,
-                                         /*packed=*/model.device().is_cpu());
+                                         /*packed=*/!opt.fake_quant && model.device().is_cpu());
           KVCache& cache = *cache_ptr;
           SamplingParams sp;
           sp.max_new_tokens = opt.max_new_tokens;

@@ -39,6 +39,7 @@ PerplexityResult evaluate_perplexity(const Model& model, const std::vector<int32
   const int64_t batch = std::max<int64_t>(1, opt.batch);
   double nll_sum = 0;  // sum over chunks of the chunk's mean NLL
   int64_t done = 0;
+  int64_t kv_bytes = 0;  // stored bytes per chunk, measured on the cache
   auto ids = at::empty({chunks, L}, at::kLong);
   {
     auto* p = ids.data_ptr<int64_t>();
@@ -48,7 +49,7 @@ PerplexityResult evaluate_perplexity(const Model& model, const std::vector<int32
     throw_if_cancelled(cancel);
     const int64_t b = std::min(batch, chunks - done);
     auto chunk = ids.narrow(0, done, b);
-    at::Tensor logits = chunk_logits(model, chunk, run_config, layouts, opt.full_prefill);
+    at::Tensor logits = chunk_logits(model, chunk, run_config, layouts, opt, 0, &kv_bytes);
     auto logp = at::log_softmax(logits.narrow(1, 0, L - 1).to(at::kFloat), -1);
     auto target = chunk.narrow(1, 1, L - 1).to(logp.device()).unsqueeze(-1);
     auto nll = -logp.gather(-1, target).squeeze(-1).to(at::kDouble).mean(1);  // [b]
@@ -62,6 +63,8 @@ PerplexityResult evaluate_perplexity(const Model& model, const std::vector<int32
   r.ppl = std::exp(r.mean_nll);
   r.tokens_evaluated = chunks * (L - 1);
   r.seconds = now_seconds() - t0;
+  r.kv_storage = chunk_kv_storage(model, run_config, opt);
+  r.kv_bytes_measured = kv_bytes;
   return r;
 }
 

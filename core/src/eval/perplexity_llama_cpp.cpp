@@ -37,12 +37,13 @@ PerplexityResult evaluate_perplexity_llama_cpp(const Model& model, const std::ve
   }
   double nll_sum = 0;  // sum of the NLL of every scored token
   int64_t done = 0;
+  int64_t kv_bytes = 0;  // stored bytes per chunk, measured on the cache
   while (done < chunks) {
     throw_if_cancelled(cancel);
     const int64_t b = std::min(batch, chunks - done);
     auto chunk = ids.narrow(0, done, b);
     // Logits of the scored positions only (first .. L-2, plus L-1 which is dropped).
-    at::Tensor logits = chunk_logits(model, chunk, run_config, layouts, opt.full_prefill, first);
+    at::Tensor logits = chunk_logits(model, chunk, run_config, layouts, opt, first, &kv_bytes);
     auto logp = at::log_softmax(logits.narrow(1, 0, scored).to(at::kFloat), -1);
     auto target = chunk.narrow(1, first + 1, scored).to(logp.device()).unsqueeze(-1);
     nll_sum += -logp.gather(-1, target).to(at::kDouble).sum().item<double>();
@@ -55,6 +56,8 @@ PerplexityResult evaluate_perplexity_llama_cpp(const Model& model, const std::ve
   r.mean_nll = nll_sum / static_cast<double>(r.tokens_evaluated);
   r.ppl = std::exp(r.mean_nll);
   r.seconds = now_seconds() - t0;
+  r.kv_storage = chunk_kv_storage(model, run_config, opt);
+  r.kv_bytes_measured = kv_bytes;
   return r;
 }
 

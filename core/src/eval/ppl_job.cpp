@@ -26,6 +26,9 @@ nlohmann::json ppl_params(const PplJob& job) {
   // Absent = the reference protocol (earlier runs keep their identity); any other protocol is
   // part of the identity, so a resume never takes a run of one protocol for the other.
   if (job.options.protocol != PplProtocol::Reference) p["protocol"] = protocol_name(job.options.protocol);
+  // Absent = the default storage (packed where the method has a packed codec; same values as
+  // fake quantization, so runs stored before packed perplexity keep their identity).
+  if (job.options.fake_quant) p["kv_storage"] = "fake-quant";
   return p;
 }
 
@@ -130,7 +133,9 @@ std::vector<RunRecord> run_ppl_job(const PplJob& job, RunStore& store, std::ostr
                    {"tokens", res.tokens_evaluated},
                    {"chunks", res.chunks},
                    {"wall_seconds", res.seconds},
-                   {"tokens_per_second", res.tokens_evaluated / std::max(res.seconds, 1e-9)}};
+                   {"tokens_per_second", res.tokens_evaluated / std::max(res.seconds, 1e-9)},
+                   {"kv_storage", res.kv_storage}};
+      if (res.kv_bytes_measured > 0) r.metrics["kv_bytes_measured"] = res.kv_bytes_measured;  // per chunk of ctx_len
       if (ppl_fp) {
         r.metrics["ppl_fp"] = *ppl_fp;
         r.metrics["delta_ppl"] = res.ppl - *ppl_fp;
