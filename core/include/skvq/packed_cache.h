@@ -15,6 +15,10 @@
 
 namespace skvq {
 
+namespace packed_detail {
+struct TokenPlan;  // kernels/packed_decode.h: a layout's channel map for the token-at-a-time kernel
+}
+
 /// KV cache with the same regions as FakeQuantKVCache (SKVQ / RTN configurations):
 ///   [ sink S: float32 ][ middle: packed codes + scale/zero, blocks of block_tokens ][ window W: float32 ]
 /// A token that leaves the window is quantized and packed (pre_rope keys: before RoPE; RoPE is
@@ -110,6 +114,8 @@ class PackedKVCache : public KVCache {
   };
  private:
   std::vector<std::vector<HeadPlan>> kplan_, vplan_;  // [layer][kv head]
+  // [layer]: built once from kfmt_/vfmt_ layouts (they point into them), read by decode_attention.
+  std::vector<std::shared_ptr<const packed_detail::TokenPlan>> ktplan_, vtplan_;
 
   ModelConfig model_;
   QuantConfig config_;

@@ -10,6 +10,7 @@
 #include <tuple>
 #include <string>
 
+#include "kernels/packed_decode.h"
 #include "skvq/error.h"
 #include "skvq/rope.h"
 
@@ -76,6 +77,16 @@ PackedKVCache::PackedKVCache(const ModelConfig& model, const QuantConfig& config
     vfmt_.push_back(make_format(l < static_cast<int64_t>(layouts.v.size()) ? layouts.v[l] : empty, config, false, C_));
     kplan_.push_back(make_plans(kfmt_.back().layout, model.num_key_value_heads, model.head_dim));
     vplan_.push_back(make_plans(vfmt_.back().layout, model.num_key_value_heads, model.head_dim));
+  }
+  // After kfmt_/vfmt_ stop growing: a plan keeps a pointer to its layout's smooth scales.
+  auto token_plan = [](const PackedFormat& f) {
+    auto p = std::make_shared<packed_detail::TokenPlan>();
+    packed_detail::build_token_plan(f.layout, p.get());
+    return std::shared_ptr<const packed_detail::TokenPlan>(std::move(p));
+  };
+  for (int64_t l = 0; l < n; ++l) {
+    ktplan_.push_back(token_plan(kfmt_[l]));
+    vtplan_.push_back(token_plan(vfmt_[l]));
   }
   clear();
 }

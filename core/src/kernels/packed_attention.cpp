@@ -49,15 +49,11 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
               pre ? rope_sin_.data_ptr<float>() : nullptr, qd, nullptr, nullptr, 0, 0, 0, 0, nullptr, nullptr};
   const int isa = cpu_has_avx512() ? kAvx512 : cpu_has_avx2() ? kAvx2 : kPortable;
   // The token-at-a-time kernel where the shapes allow it (AVX-512, 16-channel blocks).
-  thread_local TokenPlan ktp, vtp;
+  const TokenPlan& ktp = *ktplan_[layer];
+  const TokenPlan& vtp = *vtplan_[layer];
   const DecodeKernel forced = decode_kernel_override();
-  bool tokens = isa == kAvx512 && D % 16 == 0 && forced != DecodeKernel::Groups &&
-                (forced == DecodeKernel::Tokens || use_token_kernel(kf, vf, pre));
-  if (tokens) {
-    build_token_plan(kf.layout, &ktp);
-    build_token_plan(vf.layout, &vtp);
-    tokens = ktp.ok && vtp.ok;
-  }
+  const bool tokens = isa == kAvx512 && D % 16 == 0 && forced != DecodeKernel::Groups &&
+                      (forced == DecodeKernel::Tokens || use_token_kernel(kf, vf, pre)) && ktp.ok && vtp.ok;
   if (tokens) c.ktp = &ktp, c.vtp = &vtp;
   for (int64_t kh = 0; kh < KVH; ++kh) {
     c.kp_stride = std::max<int64_t>(c.kp_stride, static_cast<int64_t>(kplan[kh].dim.size()));
