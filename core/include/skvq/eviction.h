@@ -17,9 +17,4 @@ namespace skvq {
 /// then holds used - returned rows. Throws Error when k and v disagree in shape.
 int64_t evict_middle(at::Tensor& k, at::Tensor& v, int64_t used, int64_t sink, int64_t window);
 
-/// Tokens an evicting cache keeps between calls after seeing `seen` tokens: min(seen, S + W).
-inline int64_t evicting_cache_tokens(int64_t seen, int64_t sink, int64_t window) {
-  return seen < sink + window ? seen : sink + window;
-}
-
 }  // namespace skvq

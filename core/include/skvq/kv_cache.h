@@ -9,6 +9,7 @@
 #include "skvq/calibration.h"
 #include "skvq/error.h"
 #include "skvq/key_span.h"
+#include "skvq/kv_regions.h"
 #include "skvq/model_config.h"
 #include "skvq/quant_config.h"
 
@@ -96,6 +97,7 @@ class FakeQuantKVCache : public KVCache {
   void quantize_pending(int64_t layer, const RotaryEmbedding& rope);
   ModelConfig model_;
   QuantConfig config_;
+  KVRegions regions_;  // sink / middle / window of config_
   KVLayouts layouts_;
   int64_t batch_;
   bool full_prefill_;

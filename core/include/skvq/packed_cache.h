@@ -119,6 +119,7 @@ class PackedKVCache : public KVCache {
 
   ModelConfig model_;
   QuantConfig config_;
+  KVRegions regions_;  // sink / middle / window of config_
   int64_t batch_, block_tokens_, C_;
   bool full_prefill_;
   std::vector<PackedFormat> kfmt_, vfmt_;

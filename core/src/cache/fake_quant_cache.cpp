@@ -29,7 +29,7 @@ void append_rows(at::Tensor& buf, int64_t& used, const at::Tensor& x) {
 
 FakeQuantKVCache::FakeQuantKVCache(const ModelConfig& model, const QuantConfig& config,
                                    KVLayouts layouts, int64_t batch, bool full_prefill)
-    : model_(model), config_(config), layouts_(std::move(layouts)), batch_(batch),
+    : model_(model), config_(config), regions_(KVRegions::of(config)), layouts_(std::move(layouts)), batch_(batch),
       full_prefill_(full_prefill), layers_(model.num_hidden_layers) {
   config_.validate_for(model_);
   if (!config_.is_unquantized() && !config_.evicts()) {
@@ -43,8 +43,7 @@ int64_t FakeQuantKVCache::length(int64_t layer) const { return layers_.at(layer)
 int64_t FakeQuantKVCache::length() const { return layers_.empty() ? 0 : length(static_cast<int64_t>(layers_.size()) - 1); }
 
 KeySpan FakeQuantKVCache::key_span(int64_t layer) const {
-  if (!config_.evicts()) return {};
-  return {config_.sink, layers_.at(layer).evicted, config_.window};
+  return regions_.key_span(layers_.at(layer).evicted);
 }
 
 void FakeQuantKVCache::clear() {
@@ -53,12 +52,12 @@ void FakeQuantKVCache::clear() {
 
 void FakeQuantKVCache::quantize_pending(int64_t li, const RotaryEmbedding& rope) {
   Layer& l = layers_[li];
-  const int64_t T = l.used, W = config_.window, S = config_.sink;
+  const int64_t T = l.used;
   const int64_t KVH = model_.num_key_value_heads;
   if (config_.method == QuantMethod::KIVI) {
     const int64_t g = config_.group_size;
     if (config_.quantizes_keys()) {
-      const int64_t target = std::max<int64_t>(0, T - W) / g * g;
+      const int64_t target = regions_.middle_end(T) / g * g;  // KIVI: no sinks, residual = window
       if (target > l.k_done) {
         auto seg = l.k_post.narrow(1, l.k_done, target - l.k_done);
         seg.copy_(fake_quant_channels_kivi(seg, seg.size(1), g, qmax_for_bits(config_.k_bits)));
@@ -66,7 +65,7 @@ void FakeQuantKVCache::quantize_pending(int64_t li, const RotaryEmbedding& rope)
       }
     }
     if (config_.quantizes_values()) {
-      const int64_t target = std::max<int64_t>(0, T - W);
+      const int64_t target = regions_.middle_end(T);
       if (target > l.v_done) {
         auto seg = l.v.narrow(1, l.v_done, target - l.v_done);
         seg.copy_(fake_quant_tokens(seg, layouts_.v[li], {qmax_for_bits(config_.v_bits), 1.0f, config_.fp8}));
@@ -76,7 +75,7 @@ void FakeQuantKVCache::quantize_pending(int64_t li, const RotaryEmbedding& rope)
     return;
   }
   const float clip = config_.method == QuantMethod::SKVQ ? static_cast<float>(config_.clip_ratio) : 1.0f;
-  const int64_t target = std::max<int64_t>(S, T - W);
+  const int64_t S = regions_.sink, target = regions_.middle_end(T);
   if (config_.quantizes_keys()) {
     const int64_t start = std::max(l.k_done, S);
     if (target > start) {
@@ -113,7 +112,7 @@ std::pair<at::Tensor, at::Tensor> FakeQuantKVCache::append(int64_t li, const at:
   Layer& l = layers_[li];
   if (config_.evicts()) {
     // Views the previous call returned are no longer in use: drop their middle now.
-    const int64_t dropped = evict_middle(l.k_post, l.v, l.used, config_.sink, config_.window);
+    const int64_t dropped = evict_middle(l.k_post, l.v, l.used, regions_.sink, regions_.window);
     l.used -= dropped;
     l.evicted += dropped;
     int64_t used_v = l.used;
@@ -148,13 +147,13 @@ int64_t FakeQuantKVCache::stored_bytes() const {
   double bytes = 0;
   if (config_.evicts()) {  // between calls: sinks and window as float16, nothing for the middle
     for (const auto& l : layers_)
-      bytes += 2.0 * evicting_cache_tokens(l.used + l.evicted, config_.sink, config_.window) * batch_ * C * 2;
+      bytes += 2.0 * regions_.stored_tokens(l.used + l.evicted) * batch_ * C * 2;
     return static_cast<int64_t>(bytes);
   }
   for (const auto& l : layers_) {
     const double T = static_cast<double>(l.used) * batch_;
-    const double kq = config_.quantizes_keys() ? static_cast<double>(std::max<int64_t>(0, l.k_done - (config_.method == QuantMethod::KIVI ? 0 : config_.sink))) * batch_ : 0;
-    const double vq = config_.quantizes_values() ? static_cast<double>(std::max<int64_t>(0, l.v_done - (config_.method == QuantMethod::KIVI ? 0 : config_.sink))) * batch_ : 0;
+    const double kq = config_.quantizes_keys() ? static_cast<double>(std::max<int64_t>(0, l.k_done - regions_.sink)) * batch_ : 0;
+    const double vq = config_.quantizes_values() ? static_cast<double>(std::max<int64_t>(0, l.v_done - regions_.sink)) * batch_ : 0;
     bytes += (T - kq) * C * 2 + kq * C * bk / 8;
     bytes += (T - vq) * C * 2 + vq * C * bv / 8;
   }

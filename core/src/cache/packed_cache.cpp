@@ -60,6 +60,7 @@ PackedKVCache::PackedKVCache(const ModelConfig& model, const QuantConfig& config
                              int64_t batch, bool full_prefill, int64_t block_tokens)
     : model_(model),
       config_(config),
+      regions_(KVRegions::of(config)),
       batch_(batch),
       block_tokens_(block_tokens),
       C_(model.kv_channels()),
@@ -94,7 +95,7 @@ PackedKVCache::PackedKVCache(const ModelConfig& model, const QuantConfig& config
 void PackedKVCache::clear() {
   layers_.clear();
   layers_.resize(model_.num_hidden_layers);
-  const int64_t W = config_.window;
+  const int64_t W = regions_.window;
   for (int64_t l = 0; l < model_.num_hidden_layers; ++l) {
     auto& L = layers_[l];
     L.seqs.resize(batch_);
@@ -169,7 +170,7 @@ void PackedKVCache::append_tokens(int64_t layer, const at::Tensor& k_pre_rope,
   auto kpre = k_pre_rope.to(at::kCPU, at::kFloat).contiguous();
   auto kpost = k_post_rope.to(at::kCPU, at::kFloat).contiguous();
   auto vv = v.to(at::kCPU, at::kFloat).contiguous();
-  const int64_t Tn = kpost.size(1), S = config_.sink, W = config_.window;
+  const int64_t Tn = kpost.size(1), S = regions_.sink, W = regions_.window;
   auto& L = layers_[layer];
   const int64_t L0 = L.length;
   const bool pre = config_.pre_rope && !kfmt_[layer].raw();
@@ -231,15 +232,16 @@ void PackedKVCache::append_tokens(int64_t layer, const at::Tensor& k_pre_rope,
 }
 
 void PackedKVCache::token_kv(int64_t layer, const Seq& s, int64_t pos, float* k, float* v) const {
-  const int64_t S = config_.sink, W = config_.window, Lt = layers_[layer].length;
-  if (pos < S) {
+  const KVRegions::Region r = regions_.region(pos, layers_[layer].length);
+  if (r == KVRegions::Region::Sink) {
     std::memcpy(k, s.sink_k.data() + pos * C_, C_ * sizeof(float));
     std::memcpy(v, s.sink_v.data() + pos * C_, C_ * sizeof(float));
-  } else if (W > 0 && pos >= Lt - W) {
-    std::memcpy(k, s.win_k.data() + (pos % W) * C_, C_ * sizeof(float));
-    std::memcpy(v, s.win_v.data() + (pos % W) * C_, C_ * sizeof(float));
+  } else if (r == KVRegions::Region::Window) {
+    const int64_t slot = pos % regions_.window;  // ring of W slots
+    std::memcpy(k, s.win_k.data() + slot * C_, C_ * sizeof(float));
+    std::memcpy(v, s.win_v.data() + slot * C_, C_ * sizeof(float));
   } else {
-    const int64_t i = pos - S;
+    const int64_t i = pos - regions_.sink;
     unpack_token(kfmt_[layer], s.mid_k->token(i), k);
     unpack_token(vfmt_[layer], s.mid_v->token(i), v);
     if (config_.pre_rope && !kfmt_[layer].raw()) rope_rotate(k, pos);

@@ -9,6 +9,7 @@
 
 #include "model/gguf_file.h"
 #include "skvq/error.h"
+#include "skvq/kv_regions.h"
 #include "skvq/weights.h"
 
 namespace skvq {
@@ -47,7 +48,7 @@ void check(const ModelConfig& model, const QuantConfig& config) {
 i128 cache_units(const ModelConfig& model, const QuantConfig& c, const BitUnits& u, int64_t T) {
   int64_t nq = 0, nqk = 0, nqv = 0;
   if (!c.is_unquantized()) {
-    nq = std::max<int64_t>(0, T - c.sink - c.window);
+    nq = KVRegions::of(c).middle_tokens(T);
     nqk = c.quantizes_keys() ? nq : 0;
     if (c.method == QuantMethod::KIVI && c.group_size > 0) nqk = nqk / c.group_size * c.group_size;
     nqv = c.quantizes_values() ? nq : 0;
@@ -87,7 +88,7 @@ KVMemory kv_memory(const ModelConfig& model, const QuantConfig& c) {
   m.scale_zero_bytes_per_token = elems * ((m.bits_k - code_k) + (m.bits_v - code_v)) / 8;
   m.kv_bytes_per_token = elems * (m.bits_k + m.bits_v) / 8;
   m.fp16_bytes_per_token = model.kv_bytes_per_token(2);
-  m.full_precision_tokens = c.is_unquantized() ? 0 : c.sink + c.window;
+  m.full_precision_tokens = c.is_unquantized() ? 0 : KVRegions::of(c).sink + KVRegions::of(c).window;
   m.sink_window_bytes = m.full_precision_tokens * m.fp16_bytes_per_token;
   return m;
 }

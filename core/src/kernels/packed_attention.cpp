@@ -34,17 +34,17 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
   if (pre) ensure_rope(L);
   auto q = (q_in.to(at::kCPU, at::kFloat) * (1.0 / std::sqrt(static_cast<double>(D)))).contiguous();
   const float* qd = q.data_ptr<float>();
-  const int64_t n_packed = packed_tokens(layer), n_sink = std::min(config_.sink, L);
+  const int64_t n_packed = packed_tokens(layer), n_sink = std::min(regions_.sink, L);
   // full_prefill with window 0: the token of the last one-token append is read exactly (it is the
   // last packed token; the same for every sequence).
-  const bool exact_last = full_prefill_ && config_.window == 0 && n_packed > 0 && Ly.seqs[0].last_pos == L - 1;
+  const bool exact_last = full_prefill_ && regions_.window == 0 && n_packed > 0 && Ly.seqs[0].last_pos == L - 1;
   const int64_t n_mid = n_packed - (exact_last ? 1 : 0);
   const auto& kplan = kplan_[layer];
   const auto& vplan = vplan_[layer];
   const PackedFormat& kf = kfmt_[layer];
   const PackedFormat& vf = vfmt_[layer];
 
-  DecodeCtx c{H, KVH, H / KVH, D, C_, config_.sink, config_.window, L, n_sink, n_mid, n_sink + n_packed,
+  DecodeCtx c{H, KVH, H / KVH, D, C_, regions_.sink, regions_.window, L, n_sink, n_mid, n_sink + n_packed,
               &kf, &vf, &kplan, &vplan, pre, pre ? rope_cos_.data_ptr<float>() : nullptr,
               pre ? rope_sin_.data_ptr<float>() : nullptr, qd, nullptr, nullptr, 0, 0, 0, 0, nullptr, nullptr};
   const int isa = cpu_has_avx512() ? kAvx512 : cpu_has_avx2() ? kAvx2 : kPortable;
