@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -16,6 +17,12 @@
 namespace skvq {
 
 class RotaryEmbedding;
+
+/// Attention of queries over the keys/values a cache hands back, as the forward pass computes
+/// it: q [B, T, H, head_dim] (RoPE applied, positions length(layer)..), K/V [B, Tk, C] (keys
+/// after RoPE), `span` which keys each query reads -> [B, T, H * head_dim].
+using DenseAttention = std::function<at::Tensor(const at::Tensor& q, const at::Tensor& K, const at::Tensor& V,
+                                                const KeySpan& span)>;
 
 /// What a KV cache does for the forward pass: take the new tokens' K/V of one layer and hand
 /// back everything attention must read. Implementations: FakeQuantKVCache (this file) and the
@@ -40,12 +47,22 @@ class KVCache {
   virtual int64_t length() const = 0;
   /// Forgets every token.
   virtual void clear() = 0;
+
+  /// The one call the forward pass makes per layer: appends this call's K/V (shapes as
+  /// append()) and returns the attention output of q [B, T, H, head_dim] (after RoPE) over
+  /// every cached token, [B, T, H * head_dim] on q's device and dtype. The cache picks the path:
+  /// the default hands append()'s tensors and key_span() to `dense`; a cache with its own decode
+  /// attention (has_decode_attention) attends one-token calls itself, over what it stores.
+  /// `dense_only` (an observer wants the attention probabilities) always takes the dense path.
+  virtual at::Tensor attend(int64_t layer, const at::Tensor& q, const at::Tensor& k_pre_rope,
+                            const at::Tensor& k_post_rope, const at::Tensor& v, const RotaryEmbedding& rope,
+                            const DenseAttention& dense, bool dense_only = false);
   /// Bytes the cache's stored K/V would occupy in its storage format (see memory.h accounting).
   virtual int64_t stored_bytes() const = 0;
 
   /// True when the cache computes one-token decode attention itself (append_tokens +
   /// decode_attention) without handing back a dequantized copy of everything it holds. The
-  /// forward pass then uses that path for T_new == 1. Default: false.
+  /// default attend() then uses that path for T_new == 1. Default: false.
   virtual bool has_decode_attention() const { return false; }
   /// Appends like append() (same shapes: [B, T_new, C] float, positions from length(layer))
   /// but returns nothing. Only for caches with has_decode_attention(); the default throws Error.

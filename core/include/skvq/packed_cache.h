@@ -104,6 +104,7 @@ class PackedKVCache : public KVCache {
   void ensure_rope(int64_t positions) const;
   void token_kv(int64_t layer, const Seq& s, int64_t pos, float* k, float* v) const;
   void rope_rotate(float* k_heads, int64_t pos) const;  // in place, all KV heads of one token
+  void build_token_plans();  // ktplan_/vtplan_ from kfmt_/vfmt_ (kernels/packed_attention.cpp)
  public:
   /// Per KV head: the groups of a tensor's layout that hold any of the head's channels and,
   /// for each position of those groups (concatenated), the head dim it holds or -1.

@@ -10,7 +10,6 @@
 #include <tuple>
 #include <string>
 
-#include "kernels/packed_decode.h"
 #include "skvq/error.h"
 #include "skvq/rope.h"
 
@@ -79,16 +78,7 @@ PackedKVCache::PackedKVCache(const ModelConfig& model, const QuantConfig& config
     kplan_.push_back(make_plans(kfmt_.back().layout, model.num_key_value_heads, model.head_dim));
     vplan_.push_back(make_plans(vfmt_.back().layout, model.num_key_value_heads, model.head_dim));
   }
-  // After kfmt_/vfmt_ stop growing: a plan keeps a pointer to its layout's smooth scales.
-  auto token_plan = [](const PackedFormat& f) {
-    auto p = std::make_shared<packed_detail::TokenPlan>();
-    packed_detail::build_token_plan(f.layout, p.get());
-    return std::shared_ptr<const packed_detail::TokenPlan>(std::move(p));
-  };
-  for (int64_t l = 0; l < n; ++l) {
-    ktplan_.push_back(token_plan(kfmt_[l]));
-    vtplan_.push_back(token_plan(vfmt_[l]));
-  }
+  build_token_plans();  // after kfmt_/vfmt_ stop growing: a plan points into its layout
   clear();
 }
 

@@ -21,6 +21,20 @@
 namespace skvq {
 using namespace packed_detail;
 
+void PackedKVCache::build_token_plans() {
+  auto plan = [](const PackedFormat& f) {
+    auto p = std::make_shared<TokenPlan>();
+    build_token_plan(f.layout, p.get());
+    return std::shared_ptr<const TokenPlan>(std::move(p));
+  };
+  ktplan_.clear();
+  vtplan_.clear();
+  for (size_t l = 0; l < kfmt_.size(); ++l) {
+    ktplan_.push_back(plan(kfmt_[l]));
+    vtplan_.push_back(plan(vfmt_[l]));
+  }
+}
+
 at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in) const {
   const int64_t H = model_.num_attention_heads, D = model_.head_dim, KVH = model_.num_key_value_heads;
   if (layer < 0 || layer >= model_.num_hidden_layers) throw Error("decode_attention: layer out of range");

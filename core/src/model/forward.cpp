@@ -120,24 +120,23 @@ at::Tensor Model::forward(const at::Tensor& tokens, KVCache* cache, ForwardObser
     auto k_post = rope_.apply_flat(k_pre, pos0, KVH);
     if (observer) observer->on_kv(li, k_pre, v);
 
-    at::Tensor out;
-    if (T == 1 && cache && cache->has_decode_attention() && !(observer && observer->wants_attention())) {
-      // Decode step on a cache with its own attention (packed storage): append the token and
-      // attend over the cache in place, without a dequantized copy of it.
-      cache->append_tokens(li, k_pre, k_post, v);
-      out = cache->decode_attention(li, q.view({B, H, hd})).to(q.device(), q.scalar_type()).view({B, T, H * hd});
-    } else {
-      at::Tensor K = k_post, V = v;
-      KeySpan span;
-      if (cache) {
-        std::tie(K, V) = cache->append(li, k_pre, k_post, v, rope_);
-        span = cache->key_span(li);
-      }
-      const bool fused = K.device().is_cpu() && K.scalar_type() == at::kFloat &&
-                         !(observer && observer->wants_attention());
-      out = fused ? fused_attention(q, K, V, pos0, scale, span)
-                  : matmul_attention(q, K, V, pos0, scale, span, observer, li);
-    }
+    // The cache attends (its own decode attention where it has one); without a cache, or
+    // where the cache hands its K/V back, the dense attention below runs.
+    const bool wants_probs = observer && observer->wants_attention();
+    struct Args {  // one reference captured: the std::function stores it without allocating
+      int64_t pos0, layer;
+      double scale;
+      ForwardObserver* observer;
+      bool wants_probs;
+    } const a{pos0, li, scale, observer, wants_probs};
+    const DenseAttention dense = [&a](const at::Tensor& qq, const at::Tensor& K, const at::Tensor& V,
+                                      const KeySpan& span) {
+      const bool fused = K.device().is_cpu() && K.scalar_type() == at::kFloat && !a.wants_probs;
+      return fused ? fused_attention(qq, K, V, a.pos0, a.scale, span)
+                   : matmul_attention(qq, K, V, a.pos0, a.scale, span, a.observer, a.layer);
+    };
+    const at::Tensor out = cache ? cache->attend(li, q, k_pre, k_post, v, rope_, dense, wants_probs)
+                                 : dense(q, k_post, v, KeySpan{});
     if (observer) observer->on_attention_output(li, out);
     x = x + apply_linear(out, l.o_proj);
 
