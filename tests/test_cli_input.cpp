@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -202,6 +203,16 @@ TEST(ReadText, ReadsOnlyTheAskedBytesOnCharacterBoundaries) {
   EXPECT_EQ(skvq::read_text(f, 0, 7), "ef");                    // skip lands inside €
   EXPECT_EQ(skvq::read_text(f, 100, 10), "f");
   EXPECT_THROW(skvq::read_text(f, 0, 12), skvq::FileError);     // nothing left
+  // A limit far beyond the file reads the file, and allocates no more (fuzz finding: 2e12 asked
+  // for 2 TB, INT64_MAX threw std::length_error).
+  EXPECT_EQ(skvq::read_text(f, int64_t{2000000000000}), "ab\xC3\xA9" "cd\xE2\x82\xAC" "ef");
+  EXPECT_EQ(skvq::read_text(f, std::numeric_limits<int64_t>::max(), 10), "f");
+  // Reads cross the 1 MiB blocks: 3 MiB minus a byte of 'x', then '\xC3\xA9'.
+  const std::string big = std::string((size_t{3} << 20) - 1, 'x') + "\xC3\xA9";
+  write_file(f, big);
+  EXPECT_EQ(skvq::read_text(f, (int64_t{3} << 20) + 1), big);
+  EXPECT_EQ(skvq::read_text(f, int64_t{3} << 20), big.substr(0, (size_t{3} << 20) - 1));  // é would be cut
+  EXPECT_EQ(skvq::read_text(f, int64_t{1} << 40), big);
   fs::remove_all(dir);
 }
 

@@ -124,6 +124,28 @@ TEST(FuzzFindings, FloatCtxLenInABatchFileIsRefused) {
                     "field \"ctx_len\" must be an integer");
 }
 
+// "max_bytes" 2e12 allocated 2 TB before reading the calibration text (ASan abort), INT64_MAX
+// threw std::length_error: both now read the 18-byte text and stop at the model file.
+TEST(FuzzFindings, HugeCalibrationMaxBytesReadsOnlyTheFile) {
+  const std::string dir = skvq::test::temp_dir("fuzz-batch-max-bytes");
+  std::ofstream(dir + "/model.bin") << std::string(28, '\0');
+  std::ofstream(dir + "/text.txt") << "Once upon a time.\n";
+  for (const char* name : {"calibration_max_bytes_2e12.json", "calibration_max_bytes_int64_max.json"}) {
+    const std::string job = dir + "/job.json";
+    std::ofstream(job) << skvq::read_file(regression(std::string("batch/") + name));
+    std::ostringstream log;
+    // model.bin and text.txt are found beside the job (not in the current folder).
+    expect_file_error([&] { skvq::run_batch_file(job, dir + "/runs.sqlite", log); }, dir + "/model.bin", "");
+  }
+  const std::string job = dir + "/negative.json";
+  std::ofstream(job) << R"({"model": ")" + dir + R"(/model.bin", "ppl": {"text": ")" + dir +
+                            R"(/text.txt"}, "calibration": {"file": "c.json", "text": ")" + dir +
+                            R"(/text.txt", "max_bytes": -1}})";
+  std::ostringstream log;
+  expect_file_error([&] { skvq::run_batch_file(job, dir + "/runs.sqlite", log); }, job, "\"max_bytes\" must be >= 0");
+  fs::remove_all(dir);
+}
+
 TEST(FuzzFindings, GgufScoresThatAreNotNumbersAreRefused) {
   const std::string p = regression("gguf/llama_scores_are_strings.gguf");
   expect_file_error([&] { skvq::load_gguf_tokenizer(p); }, p, "tokenizer.ggml.scores entries must be numbers");

@@ -1,6 +1,7 @@
 // Shared helpers: cancellation, data directory, file reading, sha256, threads, clock.
 #include "skvq/common.h"
 
+#include <algorithm>
 #include <ATen/Parallel.h>
 #include <openssl/evp.h>
 
@@ -84,13 +85,23 @@ std::string read_file(const std::string& path) {
 namespace {
 bool utf8_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
-// Appends up to `n` more bytes of `in` to `s`; false at the end of the file.
+// Appends up to `n` more bytes of `in` to `s`; false at the end of the file. Reads in blocks of
+// at most 1 MiB, so that a limit far beyond the file's size (--max-bytes 1e15, found by fuzzing)
+// allocates what the file holds, not what was asked for.
 bool read_more(std::ifstream& in, std::string& s, size_t n) {
-  const size_t old = s.size();
-  s.resize(old + n);
-  in.read(s.data() + old, static_cast<std::streamsize>(n));
-  s.resize(old + static_cast<size_t>(in.gcount()));
-  return in.gcount() > 0;
+  constexpr size_t kBlock = size_t{1} << 20;
+  const size_t start = s.size();
+  while (n > 0 && in) {
+    const size_t want = std::min(n, kBlock);
+    const size_t old = s.size();
+    s.resize(old + want);
+    in.read(s.data() + old, static_cast<std::streamsize>(want));
+    const size_t got = static_cast<size_t>(in.gcount());
+    s.resize(old + got);
+    if (got < want) break;
+    n -= got;
+  }
+  return s.size() > start;
 }
 }  // namespace
 

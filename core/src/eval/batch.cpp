@@ -92,6 +92,7 @@ std::string ensure_calibration(const json& cj, const std::string& job_path, cons
   opt.group_sizes = get_or<std::vector<int64_t>>(cj, "group_sizes", opt.group_sizes, job_path);
   opt.seed = get_or<uint64_t>(cj, "seed", opt.seed, job_path);
   const int64_t max_bytes = get_or<int64_t>(cj, "max_bytes", 0, job_path);
+  if (max_bytes < 0) throw FileError(job_path, "\"calibration\".\"max_bytes\" must be >= 0 (0 = all)");
   const std::string text_sha = sha256_hex(read_text(text, max_bytes));
   if (!existing.empty()) {
     const Calibration have = Calibration::load(existing);
