@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -161,14 +162,74 @@ TEST(HadamardConfig, Refusals) {
   EXPECT_NE(config_error([&] { FakeQuantKVCache(tiny_model(48), c, KVLayouts::build(c, tiny_model(48), nullptr), 1, false); })
                 .find("head_dim 48"), std::string::npos);
   EXPECT_EQ(config_error([&] { c.validate_for(tiny_model(64)); }), "(accepted)");
-  // The packed cache has no rotation: make_kv_cache falls back, PackedKVCache refuses.
-  EXPECT_FALSE(packed_cache_supported(c));
-  EXPECT_TRUE(packed_cache_supported(QuantConfig::parse("k4-v4-g16")));
+  // had is packed, except with pre_rope (RoPE sits between the rotation and attention):
+  // make_kv_cache falls back to fake quantization, PackedKVCache refuses.
+  EXPECT_TRUE(packed_cache_supported(c));
+  const auto pre = QuantConfig::parse("k4-v4-g16-pre_rope-had");
+  EXPECT_FALSE(packed_cache_supported(pre));
   auto m16 = tiny_model(16);
-  auto cache = make_kv_cache(m16, c, KVLayouts::build(c, m16, nullptr), 1, false, /*packed=*/true);
+  EXPECT_NE(dynamic_cast<PackedKVCache*>(make_kv_cache(m16, c, KVLayouts::build(c, m16, nullptr), 1, false, true).get()),
+            nullptr);
+  auto cache = make_kv_cache(m16, pre, KVLayouts::build(pre, m16, nullptr), 1, false, /*packed=*/true);
   EXPECT_NE(dynamic_cast<FakeQuantKVCache*>(cache.get()), nullptr);
-  EXPECT_NE(config_error([&] { PackedKVCache(m16, c, KVLayouts::build(c, m16, nullptr), 1, false); })
-                .find("packed cache: had"), std::string::npos);
+  EXPECT_NE(config_error([&] { PackedKVCache(m16, pre, KVLayouts::build(pre, m16, nullptr), 1, false); })
+                .find("packed cache: had with pre_rope"), std::string::npos);
+}
+
+// The packed cache stores H x per KV head for the quantized middle: what it hands back for
+// attention is bit-identical to the fake-quant cache (same rotation, same codes, same inverse
+// rotation), and its decode attention, which rotates the query and the middle's output instead
+// of the keys, equals softmax(q K^T / sqrt(D)) V over those values up to float32 rounding.
+// Tolerance: |scores| < 10 and values ~N(0, 1); the rotations add a few ulps per element
+// (log2(D) butterfly stages), far inside 1e-4 on an output of magnitude ~1.
+TEST(HadamardPacked, StoresRotatedCodesAndAttendsInTheRotatedBasis) {
+  for (const int64_t D : {16, 64}) {
+    const auto m = tiny_model(D);
+    const int64_t C = m.kv_channels(), B = 2, H = m.num_attention_heads, KVH = m.num_key_value_heads;
+    for (const char* text : {"k2-v2-g8-w3-sink2-had", "k4-v2-g16-w4-sink1-clip-fp8-had", "k4-v4-g32-sym-had",
+                             "k16-v2-g8-w2-had", "k2-v16-g16-w2-sink1-had", "k1.5-v2-g16-w3-sink2-had"}) {
+      for (const char* kernel : {"groups", "tokens"}) {
+        SCOPED_TRACE(std::string(text) + ", head_dim " + std::to_string(D) + ", " + kernel + " kernel");
+        setenv("SKVQ_PACKED_DECODE", kernel, 1);
+        const auto c = QuantConfig::parse(text);
+        const KVLayouts lay = KVLayouts::build(c, m, nullptr);
+        RotaryEmbedding rope(m.head_dim, m.rope_theta);
+        PackedKVCache packed(m, c, lay, B, false);
+        FakeQuantKVCache fake(m, c, lay, B, false);
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+        int64_t pos = 0;
+        for (int step = 0; step < 5; ++step) {
+          const int64_t T = step == 0 ? 21 : 1;
+          auto kpre = at::randn({B, T, C}, gen, at::kFloat) * 2, v = at::randn({B, T, C}, gen, at::kFloat);
+          auto kpost = rope.apply_flat(kpre, pos, KVH);
+          for (int64_t l = 0; l < m.num_hidden_layers; ++l) {
+            auto [pk, pv] = packed.append(l, kpre, kpost, v, rope);
+            auto [fk, fv] = fake.append(l, kpre, kpost, v, rope);
+            EXPECT_TRUE(at::equal(pk, fk.to(at::kFloat))) << "keys, step " << step;
+            EXPECT_TRUE(at::equal(pv, fv.to(at::kFloat))) << "values, step " << step;
+          }
+          pos += T;
+        }
+        ASSERT_EQ(packed.packed_tokens(0), pos - c.sink - c.window);
+        // memory.h counts ternary (1.5-bit) codes as 1.6 bits; the packed token holds C codes in
+        // ceil(C / 5) bytes, (5 * ceil(C / 5) - C) / 5 bytes more per token and tensor.
+        int64_t pad_fifths = 0;
+        for (const double bits : {c.k_bits, c.v_bits})
+          if (bits == 1.5) pad_fifths += 5 * ((C + 4) / 5) - C;
+        const int64_t mid_tokens = m.num_hidden_layers * B * (pos - c.sink - c.window);
+        EXPECT_EQ(5 * packed.accounted_bytes(), 5 * kv_cache_bytes(m, c, pos) * B + pad_fifths * mid_tokens);
+        auto [k, v] = packed.dequantize(1, 0, pos);
+        auto q = at::randn({B, H, D}, gen, at::kFloat);
+        auto got = packed.decode_attention(1, q);
+        auto kk = k.view({B, pos, KVH, D}).permute({0, 2, 1, 3}).repeat_interleave(H / KVH, 1).to(at::kDouble);
+        auto vv = v.view({B, pos, KVH, D}).permute({0, 2, 1, 3}).repeat_interleave(H / KVH, 1).to(at::kDouble);
+        auto sc = at::matmul(q.unsqueeze(2).to(at::kDouble), kk.transpose(2, 3)) / std::sqrt(double(D));
+        auto want = at::matmul(at::softmax(sc, -1), vv).squeeze(2).to(at::kFloat);
+        EXPECT_LT((got - want).abs().max().item<float>(), 1e-4f);
+        unsetenv("SKVQ_PACKED_DECODE");
+      }
+    }
+  }
 }
 
 // fake_quant_tokens with hadamard_dim = H Q(H x) per head, built from the parts; the cache

@@ -66,7 +66,7 @@ std::vector<int32_t>* PplStorageTest::tokens_ = nullptr;
 // Configurations whose dequantized values are bit-identical in both caches.
 const char* kExact[] = {"k2-v2-g8-rtn", "k2-v2-g8-reorder-clip-sink5-fp8", "k4-v2-g8-smooth-reorder-clip-sink5",
                         "k3-v3-g16-sink4", "k1.5-v2-g8-reorder-clip-sink5-fp8", "k4-v4-g32-sym", "k8-v8-g32-sym",
-                        "k2-v16-g8-rtn", "k16-v2-g8-rtn"};
+                        "k2-v16-g8-rtn", "k16-v2-g8-rtn", "k2-v2-g8-sink4-had"};
 
 }  // namespace
 
@@ -110,8 +110,9 @@ TEST_F(PplStorageTest, MeasuredBytesEqualTheAccounting) {
   }
   EXPECT_EQ(run("fp16", false).kv_storage, "none");
   EXPECT_EQ(run("fp16", false).kv_bytes_measured, 0);
-  // KIVI has no packed codec: the fake-quant cache, whatever the option says.
+  // KIVI and had with pre_rope have no packed codec: the fake-quant cache, whatever the option says.
   EXPECT_EQ(run("k2-v2-g32-w32-kivi", false).kv_storage, "fake-quant");
+  EXPECT_EQ(run("k2-v2-g8-pre_rope-had", false).kv_storage, "fake-quant");
 }
 
 // The same on the real model (SmolLM2-135M: head_dim 64, 3 KV heads, 30 layers): one chunk.
@@ -119,7 +120,7 @@ TEST(PplStorageSmolLM2, PackedGivesTheFakeQuantPerplexityAndItsBytes) {
   SKVQ_REQUIRE_SMOLLM2();
   const LoadedModel lm = load_model_for_eval(test::smollm2_model(), "");
   const auto tokens = tokenize_text_file(*lm.tokenizer, test::data("text/wikitext2/wiki.test.raw"), 4000);
-  for (const char* c : {"k2-v2-g32-pre_rope-clip-sink5-fp8", "k4-v4-g32-sym", "k2-v2-g64-rtn"}) {
+  for (const char* c : {"k2-v2-g32-pre_rope-clip-sink5-fp8", "k4-v4-g32-sym", "k2-v2-g64-rtn", "k2-v2-g32-had"}) {
     const auto qc = QuantConfig::parse(c);
     PerplexityOptions opt;
     opt.ctx_len = 256;

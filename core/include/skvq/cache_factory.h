@@ -14,7 +14,7 @@ namespace skvq {
 
 /// True when PackedKVCache stores `config`: SKVQ or RTN with at least one of K/V quantized
 /// (bits 1.5, 2, 3, 4, 8; 16 = that tensor raw; sym groups included: codes + float16 scale). False for KIVI (per-channel key groups),
-/// for had (Hadamard-rotated heads: the fake-quant cache rotates, the packed one would not), for
+/// for had with pre_rope (RoPE sits between the rotation and attention; had alone is packed), for
 /// eviction (k0-v0: the fake-quant cache then holds only sinks and window, nothing to pack) and
 /// for unquantized configurations (fp16/fp32: nothing to pack).
 bool packed_cache_supported(const QuantConfig& config);

@@ -23,11 +23,14 @@ struct TokenPlan;  // kernels/packed_decode.h: a layout's channel map for the to
 ///   [ sink S: float32 ][ middle: packed codes + scale/zero, blocks of block_tokens ][ window W: float32 ]
 /// A token that leaves the window is quantized and packed (pre_rope keys: before RoPE; RoPE is
 /// applied when they are dequantized for attention). A tensor whose bits are 16 is kept as raw
-/// float32 in the middle. KIVI is not supported (ConfigError). CPU only.
+/// float32 in the middle. had: middle tokens are packed after a Walsh-Hadamard rotation of each
+/// KV head (decode attention rotates the query and the middle's output instead of the keys).
+/// KIVI and had with pre_rope are not supported (ConfigError). CPU only.
 class PackedKVCache : public KVCache {
  public:
   /// batch: sequences (B). block_tokens: tokens per storage block of the middle region.
-  /// Throws ConfigError for KIVI or when the layouts do not match the model's K/V channels.
+  /// Throws ConfigError for KIVI, had with pre_rope, or when the layouts do not match the
+  /// model's K/V channels.
   PackedKVCache(const ModelConfig& model, const QuantConfig& config, KVLayouts layouts,
                 int64_t batch, bool full_prefill = false, int64_t block_tokens = 256);
 
@@ -101,6 +104,10 @@ class PackedKVCache : public KVCache {
   };
   void push_token(int64_t layer, Seq& s, int64_t pos, const float* kpre, const float* kpost,
                   const float* v);
+  // had: a quantized tensor's middle tokens are stored as H x per KV head (hadamard.h).
+  bool rotated(const PackedFormat& f) const;
+  void pack_rotated(const PackedFormat& f, const float* x, uint8_t* out) const;      // x [C]
+  void unpack_rotated(const PackedFormat& f, const uint8_t* token, float* x) const;  // back to x [C]
   void ensure_rope(int64_t positions) const;
   void token_kv(int64_t layer, const Seq& s, int64_t pos, float* k, float* v) const;
   void rope_rotate(float* k_heads, int64_t pos) const;  // in place, all KV heads of one token

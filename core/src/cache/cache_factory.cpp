@@ -9,7 +9,7 @@ namespace skvq {
 
 bool packed_cache_supported(const QuantConfig& config) {
   if (config.method != QuantMethod::SKVQ && config.method != QuantMethod::RTN) return false;
-  if (config.had) return false;  // rotated groups: the packed decode path has no rotation
+  if (config.had && config.pre_rope) return false;  // RoPE between rotation and attention: fake quant
   if (config.evicts()) return false;  // eviction keeps float sinks + window: FakeQuantKVCache stores just those
   return !config.is_unquantized();
 }

@@ -16,6 +16,7 @@
 #include "kernels/packed_decode.h"
 #include "kernels/packed_kernels.h"
 #include "skvq/error.h"
+#include "skvq/hadamard.h"
 #include "skvq/packed_cache.h"
 
 namespace skvq {
@@ -48,6 +49,16 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
   if (pre) ensure_rope(L);
   auto q = (q_in.to(at::kCPU, at::kFloat) * (1.0 / std::sqrt(static_cast<double>(D)))).contiguous();
   const float* qd = q.data_ptr<float>();
+  // had: the packed middle holds H k and H v per KV head (H = H^T = H^-1, hadamard.h), so its
+  // scores are (H q).(H k), and its output H (sum p H v) -- each query head rotated once here,
+  // each middle item's partial output once after the items. Sinks and window stay unrotated.
+  thread_local std::vector<float> qrot;
+  const float* qmid = qd;
+  if (rotated(kfmt_[layer])) {
+    qrot.assign(qd, qd + batch_ * H * D);
+    for (int64_t bh = 0; bh < batch_ * H; ++bh) fwht(qrot.data() + bh * D, D);
+    qmid = qrot.data();
+  }
   const int64_t n_packed = packed_tokens(layer), n_sink = std::min(regions_.sink, L);
   // full_prefill with window 0: the token of the last one-token append is read exactly (it is the
   // last packed token; the same for every sequence).
@@ -85,7 +96,7 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
   if (!kf.raw() && !pre && !tokens) {
     for (int64_t bh = 0; bh < batch_ * H; ++bh) {
       const auto& plan = kplan[(bh % H) / (H / KVH)];
-      const float* qh = qd + bh * D;
+      const float* qh = qmid + bh * D;
       int64_t pos = 0;
       for (size_t gi = 0; gi < plan.groups.size(); ++gi) {
         const int64_t g = plan.groups[gi], n = kf.layout.offsets[g + 1] - kf.layout.offsets[g];
@@ -103,6 +114,8 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
   }
   c.qp = qp.data();
   c.qsum = qsum.data();
+  DecodeCtx c_mid = c;  // the packed items' context: the query in the middle's (rotated) basis
+  c_mid.q = qmid;
 
   // Work items per sequence: [dense (sink + window) when any] + chunks of the middle.
   const bool has_dense = n_sink + (L - n_sink - n_mid) > 0;  // sink, window or the exact last token
@@ -116,7 +129,7 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
     for (int64_t it = begin; it < end; ++it) {
       const int64_t b = it / items, j = it % items - (has_dense ? 1 : 0);
       const Seq& s = Ly.seqs[b];
-      ItemArgs a{&c, s.sink_k.data(), s.sink_v.data(), s.win_k.data(), s.win_v.data(),
+      ItemArgs a{j < 0 ? &c : &c_mid, s.sink_k.data(), s.sink_v.data(), s.win_k.data(), s.win_v.data(),
                  exact_last ? s.last_k.data() : nullptr, exact_last ? s.last_v.data() : nullptr, s.mid_k.get(),
                  s.mid_v.get(), b, j < 0 ? -1 : j * kChunkTokens, std::min(n_mid, (j + 1) * kChunkTokens),
                  wsd + it * stride, &scratch};
@@ -137,6 +150,10 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
       run_item_portable(a);
     }
   });
+  if (rotated(vfmt_[layer]))  // the middle items' sums of p H v back to sums of p v (linear)
+    for (int64_t b = 0; b < batch_; ++b)
+      for (int64_t it = has_dense ? 1 : 0; it < items; ++it)
+        for (int64_t h = 0; h < H; ++h) fwht(wsd + (b * items + it) * stride + h * (D + 2) + 2, D);
   // Log-sum-exp combine of the items' partial softmaxes.
   auto out = at::empty({batch_, H, D}, at::kFloat);
   float* od = out.data_ptr<float>();
