@@ -20,7 +20,7 @@
 #include "skvq/calibration.h"
 #include "skvq/error.h"
 #include "skvq/eviction.h"
-#include "skvq/kv_cache.h"
+#include "skvq/fake_quant_cache.h"
 #include "skvq/memory.h"
 #include "skvq/model.h"
 #include "skvq/needle.h"

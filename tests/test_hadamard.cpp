@@ -20,7 +20,7 @@
 #include "skvq/error.h"
 #include "skvq/fake_quant.h"
 #include "skvq/hadamard.h"
-#include "skvq/kv_cache.h"
+#include "skvq/fake_quant_cache.h"
 #include "skvq/memory.h"
 #include "skvq/model.h"
 #include "skvq/model_config.h"

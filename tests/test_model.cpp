@@ -8,7 +8,7 @@
 
 #include "skvq/error.h"
 #include "skvq/generate.h"
-#include "skvq/kv_cache.h"
+#include "skvq/fake_quant_cache.h"
 #include "skvq/perplexity.h"
 #include "skvq/session.h"
 #include "test_util.h"

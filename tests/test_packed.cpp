@@ -8,7 +8,7 @@
 
 #include "skvq/error.h"
 #include "skvq/fake_quant.h"
-#include "skvq/kv_cache.h"
+#include "skvq/fake_quant_cache.h"
 #include "skvq/memory.h"
 #include "skvq/packed.h"
 #include "skvq/packed_cache.h"

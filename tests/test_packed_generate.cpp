@@ -12,7 +12,7 @@
 #include "skvq/cache_factory.h"
 #include "skvq/calibration.h"
 #include "skvq/generate.h"
-#include "skvq/kv_cache.h"
+#include "skvq/fake_quant_cache.h"
 #include "skvq/memory.h"
 #include "skvq/model.h"
 #include "skvq/packed_cache.h"

@@ -10,7 +10,7 @@
 
 #include "skvq/batch.h"
 #include "skvq/error.h"
-#include "skvq/kv_cache.h"
+#include "skvq/fake_quant_cache.h"
 #include "skvq/model.h"
 #include "skvq/perplexity.h"
 #include "skvq/session.h"

@@ -18,7 +18,7 @@
 #include "skvq/calibration.h"
 #include "skvq/error.h"
 #include "skvq/fake_quant.h"
-#include "skvq/kv_cache.h"
+#include "skvq/fake_quant_cache.h"
 #include "skvq/memory.h"
 #include "skvq/model_config.h"
 #include "skvq/packed.h"

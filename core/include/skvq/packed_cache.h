@@ -9,8 +9,12 @@
 #include <utility>
 #include <vector>
 
+#include "skvq/calibration.h"
 #include "skvq/kv_cache.h"
+#include "skvq/kv_regions.h"
+#include "skvq/model_config.h"
 #include "skvq/packed.h"
+#include "skvq/quant_config.h"
 #include "skvq/rope.h"
 
 namespace skvq {

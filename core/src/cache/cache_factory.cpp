@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "skvq/fake_quant_cache.h"
 #include "skvq/packed_cache.h"
 
 namespace skvq {

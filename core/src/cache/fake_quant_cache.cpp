@@ -5,7 +5,7 @@
 #include "skvq/error.h"
 #include "skvq/eviction.h"
 #include "skvq/fake_quant.h"
-#include "skvq/kv_cache.h"
+#include "skvq/fake_quant_cache.h"
 #include "skvq/rope.h"
 
 namespace skvq {
