@@ -141,7 +141,7 @@ AnalyzeSummary run_analyze(const Model& model, const std::vector<int32_t>& token
   for (int64_t w : opt.windows)
     if (w < 1) throw ConfigError("analyze: window sizes must be >= 1");
   config.validate_for(mc);
-  const int64_t C = mc.kv_channels(), nl = mc.num_hidden_layers;
+  const int64_t C = mc.kv_channels();
   const int64_t g = analysis_group_size(config, C);
 
   RunRecord ident;
