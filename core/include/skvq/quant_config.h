@@ -61,6 +61,10 @@ struct QuantConfig {
   bool operator==(const QuantConfig&) const = default;
 };
 
+/// `v` in the fewest of 6..17 significant digits that parse back to it (the grammar's numbers:
+/// bits, clip ratios), e.g. 0.92 -> "0.92", 1.5 -> "1.5".
+std::string format_config_number(double v);
+
 /// Largest integer code for `bits`: 2^bits - 1, and 2 for 1.5 bits (ternary). Throws ConfigError
 /// for an unsupported width.
 int32_t qmax_for_bits(double bits);

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "skvq/error.h"
-#include "skvq/hadamard.h"
+#include "skvq/kv_method.h"
 #include "skvq/model_config.h"
 
 namespace skvq {
@@ -69,10 +69,20 @@ bool valid_bits(double b) {
   return false;
 }
 
+// The methods' tokens as the "unknown option" message lists them.
+std::string method_tokens() {
+  std::string out;
+  for (const KVMethod& m : kv_methods())
+    if (!m.token.empty()) out += ", " + std::string(m.token);
+  return out;
+}
+
+}  // namespace
+
 // The shortest of 6..17 significant digits that parses back to `v` (so that parse(to_string(c))
 // == c; found by fuzzing: clip0.944444444444... printed as 0.944444). Numbers with at most 6
 // digits print as before, which keeps stored configuration strings unchanged.
-std::string format_number(double v) {
+std::string format_config_number(double v) {
   for (int digits = 6;; ++digits) {
     std::ostringstream s;
     s << std::setprecision(digits) << v;
@@ -80,45 +90,10 @@ std::string format_number(double v) {
   }
 }
 
-// "sym" (llama.cpp q4_0 / q8_0 groups, sym_quant.h): its codecs exist for 4 and 8 bits, its
-// scale is float16 by definition, and KIVI's per-channel key groups are another method.
-template <class Fail>
-void check_sym_config(const QuantConfig& c, Fail& fail) {
-  for (double b : {c.k_bits, c.v_bits})
-    if (b != 4 && b != 8 && b != 16)
-      throw fail("sym", "bits must be 4 (q4_0), 8 (q8_0) or 16 (unquantized), got " + format_number(b));
-  if (c.fp8) throw fail("sym", "stores a float16 scale (llama.cpp q4_0/q8_0); does not combine with fp8");
-  if (c.method == QuantMethod::KIVI) throw fail("sym", "does not combine with KIVI (per-channel key groups)");
-}
-
-// "had" (hadamard.h): the calibration's channel permutation and smooth scales describe the
-// unrotated channels, and KIVI groups keys per channel over tokens.
-template <class Fail>
-void check_had_config(const QuantConfig& c, Fail& fail) {
-  if (c.reorder || c.smooth)
-    throw fail("had", "does not combine with reorder or smooth (their calibration is for unrotated channels)");
-  if (c.method == QuantMethod::KIVI) throw fail("had", "does not combine with KIVI (per-channel key groups)");
-}
-
-// "k0-v0" (StreamingLLM eviction, eviction.h): nothing is stored for the middle, so no option
-// that shapes how it would be quantized applies, and a query must see at least itself.
-template <class Fail>
-void check_eviction_config(const QuantConfig& c, bool have_clip, Fail& fail) {
-  if (c.k_bits != 0 || c.v_bits != 0)
-    throw fail("k0", "eviction drops a token's key and value together: give k0-v0 (a key without its value, "
-                     "or the reverse, cannot be attended)");
-  if (c.reorder || c.smooth || c.pre_rope || have_clip || c.fp8 || c.sym || c.had || c.method != QuantMethod::SKVQ)
-    throw fail("k0", "eviction stores nothing for the middle; reorder, smooth, pre_rope, clip, fp8, sym, had, "
-                     "KIVI and rtn do not apply");
-  if (c.window <= 0) throw fail("k0", "eviction needs a window w>0 (StreamingLLM keeps the most recent tokens)");
-}
-
-}  // namespace
-
 int32_t qmax_for_bits(double bits) {
   if (bits == 1.5) return 2;
   if (bits == 2 || bits == 3 || bits == 4 || bits == 8) return (1 << static_cast<int>(bits)) - 1;
-  throw ConfigError("no integer quantizer for " + format_number(bits) + " bits (1.5, 2, 3, 4 or 8)");
+  throw ConfigError("no integer quantizer for " + format_config_number(bits) + " bits (1.5, 2, 3, 4 or 8)");
 }
 
 double stored_code_bits(double bits) { return bits == 1.5 ? 1.6 : bits; }  // 0 (evicted): 0
@@ -126,10 +101,12 @@ double stored_code_bits(double bits) { return bits == 1.5 ? 1.6 : bits; }  // 0 
 double stored_bits_per_element(const QuantConfig& c, bool keys) {
   const double bits = keys ? c.k_bits : c.v_bits;
   if (c.method == QuantMethod::None || bits >= 16) return 16.0;
-  if (bits == 0) return 0.0;  // evicted middle: nothing stored
+  if (bits == 0) return 0.0;  // evicted middle (methods/eviction.cpp): nothing stored
   if (c.group_size <= 0) return 16.0;
-  const double scale_zero_bits = c.sym ? 16.0 : c.fp8 ? 16.0 : 32.0;  // sym: float16 scale only
-  return stored_code_bits(bits) + scale_zero_bits / static_cast<double>(c.group_size);
+  double param_bits = c.fp8 ? 16.0 : 32.0;  // scale + zero-point: FP8 E4M3 or float16 each
+  for (const KVMethod& m : kv_methods())
+    if (m.param_bits && m.selected(c)) param_bits = m.param_bits(c);
+  return stored_code_bits(bits) + param_bits / static_cast<double>(c.group_size);
 }
 
 QuantConfig QuantConfig::parse(std::string_view text) {
@@ -143,7 +120,6 @@ QuantConfig QuantConfig::parse(std::string_view text) {
   QuantConfig c;
   c.method = QuantMethod::SKVQ;
   std::set<std::string> seen;  // options given so far, by canonical name ("rod" is "reorder")
-  bool kivi = false, rtn = false;
   const std::string at_most = " out of range (at most " + std::to_string(kMaxCount);
   for (const std::string& f : split_dash(text)) {
     if (f.empty()) throw fail("", "empty field (two dashes in a row or a trailing dash)");
@@ -191,58 +167,39 @@ QuantConfig QuantConfig::parse(std::string_view text) {
     } else if (f == "smooth" || f == "pre_rope" || f == "fp8") {
       once(f);
       (f == "smooth" ? c.smooth : f == "fp8" ? c.fp8 : c.pre_rope) = true;
-    } else if (f == "sym") {
-      once("sym");
-      c.sym = true;
-    } else if (f == "had") {
-      once("had");
-      c.had = true;
-    } else if (f == "KIVI" || f == "kivi") {
-      once("KIVI");
-      kivi = true;
-    } else if (f == "rtn" || f == "RTN") {
-      once("rtn");
-      rtn = true;
+    } else if (const KVMethod* m = find_kv_method(f)) {
+      once(std::string(m->token));
+      m->select(c);
     } else {
       throw fail(f, "unknown option (known: k<bits>, v<bits>, g<group>, w<window>, reorder|rod, "
-                    "smooth, pre_rope, clip[<ratio>], sink<S>, fp8, sym, had, KIVI, rtn)");
+                    "smooth, pre_rope, clip[<ratio>], sink<S>, fp8" + method_tokens() + ")");
     }
   }
-  const bool have_k = seen.count("k"), have_v = seen.count("v"), have_g = seen.count("g"),
-             have_clip = seen.count("clip"), have_sink = seen.count("sink");
-  if (!have_k) throw fail("", "missing key bits 'k<bits>'");
-  if (!have_v) throw fail("", "missing value bits 'v<bits>'");
-  const bool evicting = (have_k && c.k_bits == 0) || (have_v && c.v_bits == 0);
-  if (!have_g && !evicting) throw fail("", "missing group size 'g<group>'");
-  if (kivi && rtn) throw fail("", "KIVI and rtn are different methods; give one");
-  if (kivi || rtn) {
-    const char* m = kivi ? "KIVI" : "rtn";
-    if (c.reorder || c.smooth || have_clip || c.pre_rope)
-      throw fail(m, "does not combine with reorder, smooth, clip or pre_rope");
-    c.method = kivi ? QuantMethod::KIVI : QuantMethod::RTN;
-    if (kivi && have_sink) throw fail("KIVI", "has no sink tokens (its residual is the window)");
+  if (!seen.count("k")) throw fail("", "missing key bits 'k<bits>'");
+  if (!seen.count("v")) throw fail("", "missing value bits 'v<bits>'");
+  const bool evicting = c.k_bits == 0 || c.v_bits == 0;
+  if (!seen.count("g") && !evicting) throw fail("", "missing group size 'g<group>'");
+  const MethodCheck check{seen, fail};
+  for (const KVMethod& m : kv_methods()) {
+    const bool applies = m.token.empty() ? m.selected(c) : seen.count(std::string(m.token)) > 0;
+    if (applies && m.check) m.check(c, check);
   }
-  if (c.sym) check_sym_config(c, fail);
-  if (c.had) check_had_config(c, fail);
-  if (evicting) check_eviction_config(c, have_clip, fail);
   return c;
 }
 
 std::string QuantConfig::to_string() const {
   if (method == QuantMethod::None) return "fp16";
-  std::string s = "k" + format_number(k_bits) + "-v" + format_number(v_bits);
+  std::string s = "k" + format_config_number(k_bits) + "-v" + format_config_number(v_bits);
   if (group_size > 0 || !evicts()) s += "-g" + std::to_string(group_size);
   if (window > 0) s += "-w" + std::to_string(window);
   if (reorder) s += "-reorder";
   if (smooth) s += "-smooth";
   if (pre_rope) s += "-pre_rope";
-  if (clip_ratio < 1.0) s += clip_ratio == kDefaultClip ? std::string("-clip") : "-clip" + format_number(clip_ratio);
+  if (clip_ratio < 1.0) s += clip_ratio == kDefaultClip ? std::string("-clip") : "-clip" + format_config_number(clip_ratio);
   if (sink > 0) s += "-sink" + std::to_string(sink);
   if (fp8) s += "-fp8";
-  if (sym) s += "-sym";
-  if (had) s += "-had";
-  if (method == QuantMethod::KIVI) s += "-KIVI";
-  if (method == QuantMethod::RTN) s += "-rtn";
+  for (const KVMethod& m : kv_methods())
+    if (!m.token.empty() && m.selected(*this)) s += "-" + std::string(m.token);
   return s;
 }
 
@@ -255,9 +212,8 @@ void QuantConfig::validate_for(const ModelConfig& model) const {
                       " does not fit the " + std::to_string(C) +
                       " K/V channels (num_key_value_heads x head_dim) of this model; use a divisor of " +
                       std::to_string(C));
-  if (had && !is_power_of_two(model.head_dim))
-    throw ConfigError("configuration '" + to_string() + "': had: head_dim " + std::to_string(model.head_dim) +
-                      " is not a power of two (the Walsh-Hadamard rotation needs one)");
+  for (const KVMethod& m : kv_methods())
+    if (m.check_model && m.selected(*this)) m.check_model(*this, model);
 }
 
 }  // namespace skvq

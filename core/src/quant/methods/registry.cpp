@@ -1,0 +1,29 @@
+// The KV method registry (kv_method.h): one line per method, in printing order.
+#include "skvq/kv_method.h"
+
+#include "quant/methods/methods.h"
+
+namespace skvq {
+
+const std::vector<KVMethod>& kv_methods() {
+  static const std::vector<KVMethod> all = {
+      methods::sym(),       // llama.cpp q4_0 / q8_0 groups (sym_quant.h)
+      methods::had(),       // Walsh-Hadamard rotation per KV head (hadamard.h)
+      methods::kivi(),      // KIVI: keys per channel, values per token
+      methods::rtn(),       // round-to-nearest groups, no reorder or clip
+      methods::eviction(),  // k0-v0: StreamingLLM, the middle evicted (eviction.h)
+  };
+  return all;
+}
+
+const KVMethod* find_kv_method(std::string_view token) {
+  for (const KVMethod& m : kv_methods()) {
+    if (m.token.empty()) continue;
+    if (m.token == token) return &m;
+    for (std::string_view alias : m.aliases)
+      if (alias == token) return &m;
+  }
+  return nullptr;
+}
+
+}  // namespace skvq

@@ -1,0 +1,88 @@
+// The KV method registry (kv_method.h): what each method file declares is what the grammar,
+// the printing, the model check and the bit accounting use.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "skvq/error.h"
+#include "skvq/kv_method.h"
+#include "skvq/model_config.h"
+#include "skvq/quant_config.h"
+
+using namespace skvq;
+
+namespace {
+std::string message(const std::string& s) {
+  try {
+    QuantConfig::parse(s);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(KVMethods, RegistryListsEachMethodOnceInPrintingOrder) {
+  std::vector<std::string> tokens;
+  for (const KVMethod& m : kv_methods()) tokens.emplace_back(m.token);
+  EXPECT_EQ(tokens, (std::vector<std::string>{"sym", "had", "KIVI", "rtn", ""}));  // "": k0-v0 eviction
+  EXPECT_EQ(find_kv_method("kivi"), find_kv_method("KIVI"));
+  EXPECT_EQ(find_kv_method("RTN")->token, "rtn");
+  EXPECT_EQ(find_kv_method("fp8"), nullptr);  // an SKVQ option, not a method
+  EXPECT_EQ(find_kv_method(""), nullptr);     // eviction has no token
+  EXPECT_EQ(find_kv_method("Sym"), nullptr);  // tokens are case-sensitive
+}
+
+// Each token selects exactly its method, prints where the registry puts it, and parses back.
+TEST(KVMethods, TokensSelectPrintAndRoundTrip) {
+  const std::vector<std::pair<const char*, const char*>> cases = {
+      {"k4-v4-g32-sym", "sym"}, {"k2-v2-g32-had", "had"}, {"k2-v2-g32-w32-kivi", "KIVI"},
+      {"k2-v2-g32-RTN", "rtn"}, {"k4-v8-g32-had-sym", "sym had"}, {"k0-v0-w64-sink4", ""}};
+  for (const auto& [text, want] : cases) {
+    const QuantConfig c = QuantConfig::parse(text);
+    std::string got;
+    for (const KVMethod& m : kv_methods())
+      if (m.selected(c)) got += (got.empty() ? "" : " ") + std::string(m.token);
+    EXPECT_EQ(got, want) << text;
+    EXPECT_EQ(QuantConfig::parse(c.to_string()), c) << text;
+  }
+  EXPECT_EQ(QuantConfig::parse("k4-v8-g32-had-sym").to_string(), "k4-v8-g32-sym-had");
+  EXPECT_EQ(QuantConfig::parse("k2-v2-g32-w32-kivi").to_string(), "k2-v2-g32-w32-KIVI");
+  EXPECT_FALSE(kv_methods().back().selected(QuantConfig{}));  // fp16 selects nothing
+}
+
+// Group parameters per method, by hand: code bits + parameter bits / g.
+TEST(KVMethods, ParameterBitsComeFromTheMethod) {
+  EXPECT_DOUBLE_EQ(stored_bits_per_element(QuantConfig::parse("k4-v4-g32-sym"), true), 4 + 16.0 / 32);  // q4_0
+  EXPECT_DOUBLE_EQ(stored_bits_per_element(QuantConfig::parse("k8-v8-g32-sym"), false), 8 + 16.0 / 32);  // q8_0
+  EXPECT_DOUBLE_EQ(stored_bits_per_element(QuantConfig::parse("k4-v4-g32"), true), 4 + 32.0 / 32);
+  EXPECT_DOUBLE_EQ(stored_bits_per_element(QuantConfig::parse("k2-v2-g128-fp8"), true), 2 + 16.0 / 128);
+  EXPECT_DOUBLE_EQ(stored_bits_per_element(QuantConfig::parse("k2-v2-g64-had"), true), 2 + 32.0 / 64);
+  EXPECT_DOUBLE_EQ(stored_bits_per_element(QuantConfig::parse("k2-v1.5-g64-rtn"), false), 1.6 + 32.0 / 64);
+  EXPECT_DOUBLE_EQ(stored_bits_per_element(QuantConfig::parse("k0-v0-w64-sink4"), true), 0.0);
+}
+
+TEST(KVMethods, ChecksRunFromTheRegistry) {
+  EXPECT_EQ(message("k2-v2-g8-KIVI-rtn"), "configuration 'k2-v2-g8-KIVI-rtn': KIVI and rtn are different methods; give one");
+  EXPECT_EQ(message("k2-v2-g8-rtn-kivi"), "configuration 'k2-v2-g8-rtn-kivi': KIVI and rtn are different methods; give one");
+  EXPECT_EQ(message("k2-v2-g8-w8-sink2-KIVI"), "configuration 'k2-v2-g8-w8-sink2-KIVI': KIVI: has no sink tokens (its residual is the window)");
+  EXPECT_EQ(message("k2-v2-g8-clip-rtn"), "configuration 'k2-v2-g8-clip-rtn': rtn: does not combine with reorder, smooth, clip or pre_rope");
+  EXPECT_EQ(message("k2-v2-g8-sym"), "configuration 'k2-v2-g8-sym': sym: bits must be 4 (q4_0), 8 (q8_0) or 16 (unquantized), got 2");
+  EXPECT_EQ(message("k2-v2-g8-rod-had"), "configuration 'k2-v2-g8-rod-had': had: does not combine with reorder or smooth (their calibration is for unrotated channels)");
+  EXPECT_EQ(message("k0-v0-g8"), "configuration 'k0-v0-g8': k0: eviction needs a window w>0 (StreamingLLM keeps the most recent tokens)");
+  EXPECT_EQ(message("k2-v2-g8-turbo"), "configuration 'k2-v2-g8-turbo': turbo: unknown option (known: k<bits>, v<bits>, "
+                                       "g<group>, w<window>, reorder|rod, smooth, pre_rope, clip[<ratio>], sink<S>, fp8, "
+                                       "sym, had, KIVI, rtn)");
+  ModelConfig m;
+  m.num_key_value_heads = 4;
+  m.head_dim = 48;  // 192 channels: g16 fits, the rotation does not
+  EXPECT_NO_THROW(QuantConfig::parse("k2-v2-g16").validate_for(m));
+  try {
+    QuantConfig::parse("k2-v2-g16-had").validate_for(m);
+    ADD_FAILURE() << "head_dim 48 accepted for had";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "configuration 'k2-v2-g16-had': had: head_dim 48 is not a power of two (the Walsh-Hadamard "
+                           "rotation needs one)");
+  }
+}
