@@ -25,6 +25,8 @@ OUR_CONFIGS = [  # (config, label)
     ("k4-v4-g32-rtn", "closest to q4_0, not identical (asymmetric min-max, fp16 scale+zero per 32)"),
     ("k8-v8-g32-sym", "q8_0 blocks (llama.cpp's rule, our channel order), no Hadamard rotation"),
     ("k4-v4-g32-sym", "q4_0 blocks (llama.cpp's rule, our channel order), no Hadamard rotation"),
+    ("k8-v8-g32-sym-had", "q8_0 blocks after a Walsh-Hadamard rotation per KV head (llama.cpp's attn_rot)"),
+    ("k4-v4-g32-sym-had", "q4_0 blocks after a Walsh-Hadamard rotation per KV head (llama.cpp's attn_rot)"),
     ("k2-v2-g32-KIVI", "KIVI-2"),
     ("k2-v2-g32-rtn", "RTN-2"),
     ("k2-v2-g32-reorder-pre_rope-clip-sink5-fp8", "SKVQ 2-bit"),
