@@ -86,3 +86,26 @@ TEST(KVMethods, ChecksRunFromTheRegistry) {
                            "rotation needs one)");
   }
 }
+
+// The codec parameters each cache builds its quantizer from, by hand.
+TEST(KVMethods, GroupQuantParamsComeFromTheMethods) {
+  ModelConfig m;
+  m.num_key_value_heads = 3;
+  m.head_dim = 64;
+  const GroupQuantParams skvq = group_quant_params(QuantConfig::parse("k2-v1.5-g32-clip-fp8"), m, true);
+  EXPECT_EQ(skvq.qmax, 3);
+  EXPECT_FLOAT_EQ(skvq.clip_ratio, 0.92f);
+  EXPECT_TRUE(skvq.fp8);
+  EXPECT_FALSE(skvq.sym);
+  EXPECT_EQ(skvq.hadamard_dim, 0);
+  EXPECT_EQ(group_quant_params(QuantConfig::parse("k2-v1.5-g32-clip-fp8"), m, false).qmax, 2);  // ternary
+  const auto sym = QuantConfig::parse("k4-v8-g32-sym");
+  EXPECT_EQ(group_quant_params(sym, m, true).qmax, 15);
+  EXPECT_EQ(group_quant_params(sym, m, false).qmax, 255);
+  EXPECT_TRUE(group_quant_params(sym, m, false).sym);
+  EXPECT_EQ(group_quant_params(QuantConfig::parse("k2-v2-g32-had"), m, true).hadamard_dim, 64);
+  QuantConfig rtn = QuantConfig::parse("k2-v2-g32-rtn");
+  rtn.clip_ratio = 0.5;  // not in the grammar for rtn; the quantizer ignores it anyway
+  EXPECT_FLOAT_EQ(group_quant_params(rtn, m, true).clip_ratio, 1.0f);
+  EXPECT_THROW(group_quant_params(QuantConfig::parse("k16-v2-g32"), m, true), ConfigError);  // no integer codes
+}

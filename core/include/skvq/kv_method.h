@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "skvq/error.h"
+#include "skvq/fake_quant.h"
 #include "skvq/quant_config.h"
 
 namespace skvq {
@@ -40,6 +41,9 @@ struct KVMethod {
   void (*check)(const QuantConfig& c, const MethodCheck& check) = nullptr;
   /// Refuses a model the method cannot run on (throws ConfigError); nullptr: any model.
   void (*check_model)(const QuantConfig& c, const ModelConfig& model) = nullptr;
+  /// Sets the method's part of the group quantizer (its codec): sym scale-only groups, had the
+  /// per-head rotation. nullptr: SKVQ's min-max groups unchanged.
+  void (*codec_params)(const QuantConfig& c, const ModelConfig& model, GroupQuantParams& p) = nullptr;
   /// Stored bits of one group's parameters (scale + zero-point); nullptr: SKVQ's (8 + 8 with
   /// fp8, 16 + 16 otherwise).
   double (*param_bits)(const QuantConfig& c) = nullptr;
@@ -47,6 +51,11 @@ struct KVMethod {
 
 /// Every registered method, in the order their tokens print in QuantConfig::to_string().
 const std::vector<KVMethod>& kv_methods();
+
+/// The group quantizer for the keys (keys = true) or values of `c` on `model`: qmax for the
+/// width (qmax_for_bits), SKVQ's clip ratio (1 for the other methods), fp8, then each selected
+/// method's codec_params. Throws ConfigError for a width without an integer quantizer (16, 0).
+GroupQuantParams group_quant_params(const QuantConfig& c, const ModelConfig& model, bool keys);
 
 /// The method whose token or alias is `token` (case as written), or nullptr.
 const KVMethod* find_kv_method(std::string_view token);

@@ -6,6 +6,7 @@
 #include "skvq/eviction.h"
 #include "skvq/fake_quant.h"
 #include "skvq/fake_quant_cache.h"
+#include "skvq/kv_method.h"
 #include "skvq/rope.h"
 
 namespace skvq {
@@ -74,13 +75,11 @@ void FakeQuantKVCache::quantize_pending(int64_t li, const RotaryEmbedding& rope)
     }
     return;
   }
-  const float clip = config_.method == QuantMethod::SKVQ ? static_cast<float>(config_.clip_ratio) : 1.0f;
   const int64_t S = regions_.sink, target = regions_.middle_end(T);
   if (config_.quantizes_keys()) {
     const int64_t start = std::max(l.k_done, S);
     if (target > start) {
-      GroupQuantParams p{qmax_for_bits(config_.k_bits), clip, config_.fp8, config_.sym,
-                         config_.had ? model_.head_dim : 0};
+      const GroupQuantParams p = group_quant_params(config_, model_, true);
       if (config_.pre_rope) {
         auto q = fake_quant_tokens(l.k_pre.narrow(1, start, target - start), layouts_.k[li], p);
         l.k_post.narrow(1, start, target - start).copy_(rope.apply_flat(q, start, KVH));
@@ -93,8 +92,7 @@ void FakeQuantKVCache::quantize_pending(int64_t li, const RotaryEmbedding& rope)
   if (config_.quantizes_values()) {
     const int64_t start = std::max(l.v_done, S);
     if (target > start) {
-      GroupQuantParams p{qmax_for_bits(config_.v_bits), clip, config_.fp8, config_.sym,
-                         config_.had ? model_.head_dim : 0};
+      const GroupQuantParams p = group_quant_params(config_, model_, false);
       auto seg = l.v.narrow(1, start, target - start);
       seg.copy_(fake_quant_tokens(seg, layouts_.v[li], p));
     }

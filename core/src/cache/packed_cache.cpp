@@ -12,13 +12,15 @@
 
 #include "skvq/error.h"
 #include "skvq/hadamard.h"
+#include "skvq/kv_method.h"
 #include "skvq/rope.h"
 
 namespace skvq {
 
 namespace {
 
-PackedFormat make_format(const GroupLayout& layout, const QuantConfig& c, bool keys, int64_t C) {
+PackedFormat make_format(const GroupLayout& layout, const QuantConfig& c, const ModelConfig& model, bool keys) {
+  const int64_t C = model.kv_channels();
   PackedFormat f;
   const bool quantized = keys ? c.quantizes_keys() : c.quantizes_values();
   f.layout = layout;
@@ -27,11 +29,13 @@ PackedFormat make_format(const GroupLayout& layout, const QuantConfig& c, bool k
     throw ConfigError("packed cache: " + std::string(keys ? "key" : "value") + " layout has " +
                       std::to_string(f.layout.channels()) + " channels, model has " + std::to_string(C));
   f.layout.validate();
-  f.params.qmax = quantized ? qmax_for_bits(keys ? c.k_bits : c.v_bits) : 0;
-  f.params.clip_ratio = static_cast<float>(c.clip_ratio);
-  f.params.fp8 = c.fp8;
-  f.params.sym = c.sym;
-  if (quantized) code_bits_for_qmax(f.params.qmax);  // throws for an unsupported width
+  if (!quantized) {
+    f.params.qmax = 0;  // raw float32 tokens (GroupQuantParams defaults to 2-bit)
+    return f;
+  }
+  f.params = group_quant_params(c, model, keys);
+  f.params.hadamard_dim = 0;  // the cache rotates whole KV heads itself (pack_rotated), not the codec
+  code_bits_for_qmax(f.params.qmax);  // throws for an unsupported width
   return f;
 }
 
@@ -75,8 +79,8 @@ PackedKVCache::PackedKVCache(const ModelConfig& model, const QuantConfig& config
   const int64_t n = model.num_hidden_layers;
   for (int64_t l = 0; l < n; ++l) {
     const GroupLayout empty;
-    kfmt_.push_back(make_format(l < static_cast<int64_t>(layouts.k.size()) ? layouts.k[l] : empty, config, true, C_));
-    vfmt_.push_back(make_format(l < static_cast<int64_t>(layouts.v.size()) ? layouts.v[l] : empty, config, false, C_));
+    kfmt_.push_back(make_format(l < static_cast<int64_t>(layouts.k.size()) ? layouts.k[l] : empty, config, model, true));
+    vfmt_.push_back(make_format(l < static_cast<int64_t>(layouts.v.size()) ? layouts.v[l] : empty, config, model, false));
     kplan_.push_back(make_plans(kfmt_.back().layout, model.num_key_value_heads, model.head_dim));
     vplan_.push_back(make_plans(vfmt_.back().layout, model.num_key_value_heads, model.head_dim));
   }

@@ -189,7 +189,10 @@ QuantConfig QuantConfig::parse(std::string_view text) {
 
 std::string QuantConfig::to_string() const {
   if (method == QuantMethod::None) return "fp16";
-  std::string s = "k" + format_config_number(k_bits) + "-v" + format_config_number(v_bits);
+  std::string s = "k";  // appended piece by piece: GCC 12 warns (-Wrestrict) on "literal" + string here
+  s += format_config_number(k_bits);
+  s += "-v";
+  s += format_config_number(v_bits);
   if (group_size > 0 || !evicts()) s += "-g" + std::to_string(group_size);
   if (window > 0) s += "-w" + std::to_string(window);
   if (reorder) s += "-reorder";
@@ -199,7 +202,7 @@ std::string QuantConfig::to_string() const {
   if (sink > 0) s += "-sink" + std::to_string(sink);
   if (fp8) s += "-fp8";
   for (const KVMethod& m : kv_methods())
-    if (!m.token.empty() && m.selected(*this)) s += "-" + std::string(m.token);
+    if (!m.token.empty() && m.selected(*this)) s.append("-").append(m.token);
   return s;
 }
 

@@ -19,6 +19,9 @@ KVMethod had() {
       throw k.fail("had", "does not combine with reorder or smooth (their calibration is for unrotated channels)");
     if (c.method == QuantMethod::KIVI) throw k.fail("had", "does not combine with KIVI (per-channel key groups)");
   };
+  m.codec_params = [](const QuantConfig&, const ModelConfig& model, GroupQuantParams& p) {
+    p.hadamard_dim = model.head_dim;  // H Q(H x) per KV head
+  };
   m.check_model = [](const QuantConfig& c, const ModelConfig& model) {
     if (!is_power_of_two(model.head_dim))
       throw ConfigError("configuration '" + c.to_string() + "': had: head_dim " + std::to_string(model.head_dim) +

@@ -16,6 +16,16 @@ const std::vector<KVMethod>& kv_methods() {
   return all;
 }
 
+GroupQuantParams group_quant_params(const QuantConfig& c, const ModelConfig& model, bool keys) {
+  GroupQuantParams p;
+  p.qmax = qmax_for_bits(keys ? c.k_bits : c.v_bits);
+  p.clip_ratio = c.method == QuantMethod::SKVQ ? static_cast<float>(c.clip_ratio) : 1.0f;
+  p.fp8 = c.fp8;
+  for (const KVMethod& m : kv_methods())
+    if (m.codec_params && m.selected(c)) m.codec_params(c, model, p);
+  return p;
+}
+
 const KVMethod* find_kv_method(std::string_view token) {
   for (const KVMethod& m : kv_methods()) {
     if (m.token.empty()) continue;

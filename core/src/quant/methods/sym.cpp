@@ -18,6 +18,7 @@ KVMethod sym() {
     if (c.fp8) throw k.fail("sym", "stores a float16 scale (llama.cpp q4_0/q8_0); does not combine with fp8");
     if (c.method == QuantMethod::KIVI) throw k.fail("sym", "does not combine with KIVI (per-channel key groups)");
   };
+  m.codec_params = [](const QuantConfig&, const ModelConfig&, GroupQuantParams& p) { p.sym = true; };
   m.param_bits = [](const QuantConfig&) { return 16.0; };  // one float16 scale per group
   return m;
 }
