@@ -2,8 +2,9 @@
 # public headers in core/include/skvq, linked one way (core/CMakeLists.txt gives the order).
 #
 # Two checks make a dependency that runs the wrong way fail the build, not a review:
-# - at configure time, every `#include "skvq/x.h"` or `#include "<folder>/x.h"` in a module's
-#   files must name a header of the module itself or of a module it depends on (transitively);
+# - at configure time, every `#include "skvq/x.h"` or `#include "<folder>/x.h"` (folder: one of
+#   the modules' DIRS, e.g. quant/methods) in a module's files must name a header of the module
+#   itself or of a module it depends on (transitively);
 # - at build time, each module is linked whole (--whole-archive) into an empty program together
 #   with only its dependencies (skvq_layer_check_<module>), so a call into a module above it is
 #   an undefined reference.
@@ -78,9 +79,9 @@ function(skvq_check_module_includes)
     get_property(closure GLOBAL PROPERTY SKVQ_MODULE_CLOSURE_${module})
     get_property(files GLOBAL PROPERTY SKVQ_MODULE_FILES_${module})
     foreach(file IN LISTS files)
-      file(STRINGS ${file} includes REGEX "^#include \"[a-z_0-9]+/[a-z_0-9]+\\.h\"")
+      file(STRINGS ${file} includes REGEX "^#include \"[a-z_0-9/]+/[a-z_0-9]+\\.h\"")
       foreach(line IN LISTS includes)
-        string(REGEX REPLACE "^#include \"([a-z_0-9]+)/([a-z_0-9]+\\.h)\".*" "\\1;\\2" parts "${line}")
+        string(REGEX REPLACE "^#include \"([a-z_0-9/]+)/([a-z_0-9]+\\.h)\".*" "\\1;\\2" parts "${line}")
         list(GET parts 0 folder)
         list(GET parts 1 header)
         if(folder STREQUAL "skvq")
