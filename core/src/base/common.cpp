@@ -58,7 +58,8 @@ std::string data_dir() {
 
 std::string data_path(const std::string& relative) {
   fs::path p = fs::path(data_dir()) / relative;
-  if (!fs::exists(p))
+  std::error_code ec;  // a name the OS refuses (ENAMETOOLONG) is missing, not a filesystem_error
+  if (!fs::exists(p, ec))
     throw FileError(p.string(), "missing (the data directory is " + data_dir() +
                                     "; set SKVQ_DATA_DIR or --data-dir to where the data lives)");
   return p.string();

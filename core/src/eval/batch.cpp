@@ -22,8 +22,11 @@ std::string resolve_data_path(const std::string& path, const std::string& base_d
     tried.push_back(fs::path(data_dir()) / path);
     tried.push_back(fs::path(models_dir()) / path);
   }
+  // The error_code overloads: a name the OS refuses (a component over NAME_MAX bytes,
+  // ENAMETOOLONG, found by fuzzing) is "not found", not an uncaught filesystem_error.
+  std::error_code ec;
   for (const auto& p : tried)
-    if (fs::exists(p)) return p.lexically_normal().string();
+    if (fs::exists(p, ec)) return p.lexically_normal().string();
   std::string where;
   for (const auto& p : tried) where += (where.empty() ? "" : ", ") + p.string();
   throw FileError(path, "not found (tried " + where + "; the data directory is " + data_dir() +
@@ -78,8 +81,9 @@ std::string ensure_calibration(const json& cj, const std::string& job_path, cons
   const std::string file = get_or<std::string>(cj, "file", "", job_path);
   if (file.empty()) throw FileError(job_path, "\"calibration\" needs a \"file\"");
   std::string existing;
-  if (fs::exists(file)) existing = file;
-  else if (!base.empty() && fs::path(file).is_relative() && fs::exists(fs::path(base) / file))
+  std::error_code ec;  // a name the OS refuses counts as missing (see resolve_data_path)
+  if (fs::exists(file, ec)) existing = file;
+  else if (!base.empty() && fs::path(file).is_relative() && fs::exists(fs::path(base) / file, ec))
     existing = (fs::path(base) / file).string();
   if (!cj.contains("text")) {
     if (existing.empty()) throw FileError(job_path, "calibration file " + file + " is missing and no \"text\" is given to make it");

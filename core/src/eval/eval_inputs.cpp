@@ -67,7 +67,8 @@ std::string model_display_name(const std::string& path) {
   namespace fs = std::filesystem;
   fs::path p = fs::path(path).lexically_normal();
   if (p.filename().empty()) p = p.parent_path();  // "dir/"
-  if (fs::is_directory(p)) return p.filename().string();
+  std::error_code ec;  // a name the OS refuses is not a directory
+  if (fs::is_directory(p, ec)) return p.filename().string();
   if (p.filename() == "config.json" && p.has_parent_path()) return p.parent_path().filename().string();
   return p.stem().string();
 }
