@@ -11,9 +11,9 @@ KVMethod kivi() {
   m.select = [](QuantConfig& c) { c.method = QuantMethod::KIVI; };
   m.selected = [](const QuantConfig& c) { return c.method == QuantMethod::KIVI; };
   m.check = [](const QuantConfig& c, const MethodCheck& k) {
+    // Checked here only: KIVI's check runs before rtn's (registry order) whatever the string's.
     if (k.given.count("rtn")) throw k.fail("", "KIVI and rtn are different methods; give one");
-    if (c.reorder || c.smooth || k.given.count("clip") || c.pre_rope)
-      throw k.fail("KIVI", "does not combine with reorder, smooth, clip or pre_rope");
+    check_plain_groups("KIVI", c, k);
     if (k.given.count("sink")) throw k.fail("KIVI", "has no sink tokens (its residual is the window)");
   };
   return m;

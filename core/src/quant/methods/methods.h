@@ -5,6 +5,13 @@
 
 namespace skvq::methods {
 
+/// KIVI and rtn quantize plain groups: refuses SKVQ's reorder, smooth, clip and pre_rope,
+/// naming `method`.
+inline void check_plain_groups(const char* method, const QuantConfig& c, const MethodCheck& k) {
+  if (c.reorder || c.smooth || k.given.count("clip") || c.pre_rope)
+    throw k.fail(method, "does not combine with reorder, smooth, clip or pre_rope");
+}
+
 KVMethod sym();
 KVMethod had();
 KVMethod kivi();

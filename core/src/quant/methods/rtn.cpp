@@ -10,11 +10,7 @@ KVMethod rtn() {
   m.aliases = {"RTN"};
   m.select = [](QuantConfig& c) { c.method = QuantMethod::RTN; };
   m.selected = [](const QuantConfig& c) { return c.method == QuantMethod::RTN; };
-  m.check = [](const QuantConfig& c, const MethodCheck& k) {
-    if (k.given.count("KIVI")) throw k.fail("", "KIVI and rtn are different methods; give one");
-    if (c.reorder || c.smooth || k.given.count("clip") || c.pre_rope)
-      throw k.fail("rtn", "does not combine with reorder, smooth, clip or pre_rope");
-  };
+  m.check = [](const QuantConfig& c, const MethodCheck& k) { check_plain_groups("rtn", c, k); };
   return m;
 }
 
