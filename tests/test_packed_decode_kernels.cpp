@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/packed_decode.h"
 #include "kernels/packed_kernels.h"
 #include "packed_fixtures.h"
 #include "skvq/packed_cache.h"
@@ -45,6 +46,7 @@ struct KernelCase {
   int64_t window, sink;
   bool pre_rope, reorder, fp8, sym;
   int64_t tokens;
+  bool aligned16 = false;  // reordered groups of whole 16-channel blocks (smooth on both K and V)
 };
 
 at::Tensor decode_with(const PackedKVCache& cache, const at::Tensor& q, const char* kernel) {
@@ -72,6 +74,10 @@ TEST(PackedDecodeKernels, TokenAndGroupKernelsMatchReferenceAttention) {
            KernelCase{"k3-v4 pre_rope reorder", 3, 4, 0, 0, true, true, true, false, 257},
            KernelCase{"k4-v4-g32-sym (q4_0)", 4, 4, 8, 0, false, false, false, true, 400},
            KernelCase{"k16-v2 (raw keys)", 16, 2, 8, 4, false, false, true, false, 300},
+           // The fused 2-bit item (automatic choice; token counts leave a partial tile of 4).
+           KernelCase{"k2-v2 g32 fp8 (fused 2-bit)", 2, 2, 8, 4, false, false, true, false, 531},
+           KernelCase{"k2-v2 g32 float16 params (fused 2-bit)", 2, 2, 0, 0, false, false, false, false, 263},
+           KernelCase{"k2-v2 reorder 16-aligned smooth (fused 2-bit)", 2, 2, 4, 1, false, true, true, false, 402, true},
        }) {
     auto cfg = skvq_config(kc.kb, kc.vb, 32, kc.window, kc.sink, kc.pre_rope);
     cfg.fp8 = kc.fp8;
@@ -79,8 +85,10 @@ TEST(PackedDecodeKernels, TokenAndGroupKernelsMatchReferenceAttention) {
     if (kc.sym) cfg.clip_ratio = 1.0;
     cfg.reorder = kc.reorder;
     KVLayouts lay;
-    lay.k.push_back(kc.reorder ? reordered_layout(C, ksizes, 3, true) : GroupLayout::contiguous(C, 32));
-    lay.v.push_back(kc.reorder ? reordered_layout(C, vsizes, 4, false) : GroupLayout::contiguous(C, 32));
+    const std::vector<int64_t> aligned = {32, 16, 48, 32, 64};
+    lay.k.push_back(kc.reorder ? reordered_layout(C, kc.aligned16 ? aligned : ksizes, 3, true) : GroupLayout::contiguous(C, 32));
+    lay.v.push_back(kc.reorder ? reordered_layout(C, kc.aligned16 ? aligned : vsizes, 4, kc.aligned16)
+                               : GroupLayout::contiguous(C, 32));
     PackedKVCache cache(m, cfg, lay, B, false, 256);
     auto f = make_feed(m, rope, B, kc.tokens, 0, 21);
     cache.append_tokens(0, f.kpre, f.kpost, f.v);
@@ -95,5 +103,8 @@ TEST(PackedDecodeKernels, TokenAndGroupKernelsMatchReferenceAttention) {
     EXPECT_LT((tokens - want).abs().max().item<float>(), 1e-4f) << kc.name << ": token-at-a-time kernel";
     EXPECT_LT((groups - want).abs().max().item<float>(), 1e-4f) << kc.name << ": group-at-a-time kernel";
     EXPECT_GT(want.abs().max().item<float>(), 0.1f) << kc.name;  // a real output, not zeros
+    const bool fused = kc.kb == 2 && kc.vb == 2 && !kc.pre_rope && (!kc.reorder || kc.aligned16);
+    EXPECT_EQ(packed_detail::use_fused2_kernel(cache.key_format(0), cache.value_format(0), kc.pre_rope), fused)
+        << kc.name;
   }
 }

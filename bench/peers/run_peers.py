@@ -19,8 +19,9 @@ import time
 LLAMA_TYPES = {  # llama.cpp cache type -> stored bits per element (block bytes * 8 / 32)
     "f16": 16.0, "q8_0": 34 * 8 / 32, "q4_0": 18 * 8 / 32, "q4_1": 20 * 8 / 32, "q5_0": 22 * 8 / 32,
 }
-OUR_CONFIGS = [  # (config, label)
+OUR_CONFIGS = [  # (config, label[, weight dtype: float32 unless given])
     ("fp16", "fp16"),
+    ("fp16", "fp16 cache, bfloat16 weights and matmuls (oneDNN)", "bfloat16"),
     ("k8-v8-g32-rtn", "closest to q8_0, not identical (asymmetric min-max, fp16 scale+zero per 32)"),
     ("k4-v4-g32-rtn", "closest to q4_0, not identical (asymmetric min-max, fp16 scale+zero per 32)"),
     ("k8-v8-g32-sym", "q8_0 blocks (llama.cpp's rule, our channel order), no Hadamard rotation"),
@@ -30,6 +31,7 @@ OUR_CONFIGS = [  # (config, label)
     ("k2-v2-g32-KIVI", "KIVI-2"),
     ("k2-v2-g32-rtn", "RTN-2"),
     ("k2-v2-g32-reorder-pre_rope-clip-sink5-fp8", "SKVQ 2-bit"),
+    ("k2-v2-g32-reorder-pre_rope-clip-sink5-fp8", "SKVQ 2-bit, bfloat16 weights and matmuls (oneDNN)", "bfloat16"),
 ]
 
 
@@ -145,9 +147,10 @@ def our_rows(a, version, log):
     prompts = [("0", "Once upon a time")] + [(str(c), held_out[: int(c * a.chars_per_token)]) for c in a.decode_ctxs]
     decode_configs = set(a.decode_configs.split(","))
     rows = []
-    for config, label in OUR_CONFIGS:
-        print(f"skvq {config}: perplexity ...", file=sys.stderr, flush=True)
-        cmd = base + ["ppl", "--model", a.model, "--text", a.slice, "--ctx-len", str(a.ctx), "--max-chunks",
+    for config, label, *rest in OUR_CONFIGS:
+        dtype = rest[0] if rest else "float32"
+        print(f"skvq {config} ({dtype} weights): perplexity ...", file=sys.stderr, flush=True)
+        cmd = base + ["--dtype", dtype, "ppl", "--model", a.model, "--text", a.slice, "--ctx-len", str(a.ctx), "--max-chunks",
                       str(a.chunks), "--protocol", "llama.cpp", "--quant", config, "--json"]
         if "reorder" in config:
             cmd += ["--calib", calib]
@@ -161,7 +164,7 @@ def our_rows(a, version, log):
         decode = {}
         for ctx_label, prompt in () if a.no_decode or config not in decode_configs else prompts:
             print(f"skvq {config}: decode at context {ctx_label} ...", file=sys.stderr, flush=True)
-            g = base + ["generate", "--model", a.model, "--prompt", prompt, "--max-new-tokens", "64",
+            g = base + ["--dtype", dtype, "generate", "--model", a.model, "--prompt", prompt, "--max-new-tokens", "64",
                         "--temperature", "0", "--stats"]
             if config != "fp16":
                 g += ["--quant", config]
@@ -175,7 +178,7 @@ def our_rows(a, version, log):
             else:
                 print(f"peers: warning: skvq generate failed for {config}; see {log}", file=sys.stderr)
         rows.append({
-            "system": "skvq", "version": version, "config": config, "label": label,
+            "system": "skvq", "version": version, "config": config, "label": label, "dtype": dtype,
             "bits_k": entry["bits_k"], "bits_v": entry["bits_v"], "kv_bytes_per_token": entry["kv_bytes_per_token"],
             "ppl": entry["ppl"], "protocol": "llama.cpp", "tokens": entry["tokens"],
             "ppl_eval_tokens_per_s": eval_tps, "prompt_tokens_per_s": eval_tps,
@@ -213,8 +216,9 @@ def nearest(decode, ctx):
 
 def targets(rows, a):
     """The speed targets of issue 11 as ratios measured in this run (None when a figure is missing)."""
-    def row(system, config):
-        found = [r for r in rows if r["system"] == system and r["config"] == config and r.get("protocol") == "llama.cpp"]
+    def row(system, config, dtype="float32"):
+        found = [r for r in rows if r["system"] == system and r["config"] == config and r.get("protocol") == "llama.cpp"
+                 and r.get("dtype", "float32") == dtype]
         return found[0] if found else None
     f16, q4, ours, skvq2 = row("llama.cpp", "f16"), row("llama.cpp", "q4_0"), row("skvq", "fp16"), \
         row("skvq", "k2-v2-g32-reorder-pre_rope-clip-sink5-fp8")
@@ -225,6 +229,9 @@ def targets(rows, a):
         out.append(f"- {name}: {fmt(r, '.2f')}x (target >= {goal}x; {fmt(mine, '.1f')} vs {fmt(theirs, '.1f')} tokens/s)")
     ratio("perplexity evaluation, our fp16 vs llama-perplexity f16", ours and ours["ppl_eval_tokens_per_s"],
           f16 and f16["ppl_eval_tokens_per_s"], 1.5)
+    bf = row("skvq", "fp16", "bfloat16")
+    ratio("perplexity evaluation, our fp16 with --dtype bfloat16 vs llama-perplexity f16",
+          bf and bf["ppl_eval_tokens_per_s"], f16 and f16["ppl_eval_tokens_per_s"], 1.5)
     mine = skvq2 and nearest(skvq2["decode_tokens_per_s"], ctx)
     ratio(f"decode at ~{ctx}, SKVQ 2-bit packed vs llama.cpp f16", mine, f16 and nearest(f16["decode_tokens_per_s"], ctx), 1.5)
     ratio(f"decode at ~{ctx}, SKVQ 2-bit packed vs llama.cpp q4_0", mine, q4 and nearest(q4["decode_tokens_per_s"], ctx), 1.0)

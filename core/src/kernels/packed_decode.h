@@ -49,9 +49,17 @@ struct DecodeCtx {
   const TokenPlan* vtp;
 };
 
+// One group of one KV head's plan, for the fused 2-bit item (packed_decode_fused.cpp): its
+// codes at byte `code` of a token (n16 blocks of 16), its scale/zero at byte `param` (fp8) or
+// group index `param` (float16), its first position `pos` in the head's plan.
+struct FusedSegment {
+  int64_t code, n16, param, pos, kh, gi;
+};
+
 struct ItemScratch {
   std::vector<float> scores, buf, kbuf, accp, zacc, sacc, st, gs, gz, vbuf;
   std::vector<uint8_t> codes;
+  std::vector<FusedSegment> ksegs, vsegs;
 };
 
 struct ItemArgs {
@@ -77,6 +85,20 @@ void run_item_portable(const ItemArgs& a);
 #ifdef SKVQ_X86
 __attribute__((target("avx512f,avx2,fma,f16c"))) void run_packed_item_tokens_avx512(const ItemArgs& a);
 #endif
+// The fused 2-bit item four tokens at a time (packed_decode_fused.cpp): needs 2-bit K and V in
+// 16-aligned groups and keys after RoPE (use_fused2_kernel); the same arithmetic as the group
+// item's fused path, up to summation order.
+bool use_fused2_kernel(const PackedFormat& kf, const PackedFormat& vf, bool pre_rope);
+void build_segments(const std::vector<PackedKVCache::HeadPlan>& plans, const PackedFormat& f,
+                    std::vector<FusedSegment>* out);
+#ifdef SKVQ_X86
+__attribute__((target("avx512f,avx2,fma,f16c"))) void run_packed_item_fused2_avx512(const ItemArgs& a);
+#endif
+// Adds a packed item's value accumulators (accp: [H][vp_stride] sums of p*s*code in plan
+// positions; zacc: [H][vg_stride] sums of p*z per plan group) into ws's acc[D] per head, in
+// head-dim order, divided by the smooth scales. Defined in packed_decode_items.cpp.
+void fold_value_accumulators(const DecodeCtx& c, const float* accp, const float* zacc, float* ws);
+
 // Which kernel runs the packed items where AVX-512 allows both: SKVQ_PACKED_DECODE=tokens or
 // =groups forces one (for comparisons and for tests of both on one machine); unset, the choice
 // is made per layer by use_token_kernel().

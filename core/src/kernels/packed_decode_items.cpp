@@ -38,6 +38,31 @@ SKVQ_INLINE void dense_item(const DecodeCtx& c, const float* sink_k, const float
   }
 }
 
+}  // namespace
+
+void fold_value_accumulators(const DecodeCtx& c, const float* accp, const float* zacc, float* ws) {
+  const GroupLayout& VL = c.vf->layout;
+  const bool v_smooth = !VL.smooth.empty();
+  for (int64_t h = 0; h < c.H; ++h) {
+    const auto& plan = (*c.vplan)[h / c.G];
+    float* acc = ws + h * (c.D + 2) + 2;
+    int64_t pos = 0;
+    for (size_t gi = 0; gi < plan.groups.size(); ++gi) {
+      const int64_t g = plan.groups[gi], gn = VL.offsets[g + 1] - VL.offsets[g];
+      const float zs = zacc[h * c.vg_stride + gi];
+      for (int64_t j = 0; j < gn; ++j, ++pos) {
+        const int32_t d = plan.dim[pos];
+        if (d < 0) continue;
+        float v = accp[h * c.vp_stride + pos] + zs;
+        if (v_smooth) v /= VL.smooth[plan.channel[pos]];
+        acc[d] += v;
+      }
+    }
+  }
+}
+
+namespace {
+
 // Middle tokens [i0, i1) of sequence b, dequantized on the fly.
 template <int ISA>
 SKVQ_INLINE void packed_item(const DecodeCtx& c, const TokenBlockStore& mid_k, const TokenBlockStore& mid_v,
@@ -49,7 +74,7 @@ SKVQ_INLINE void packed_item(const DecodeCtx& c, const TokenBlockStore& mid_k, c
   const GroupLayout& KL = kf.layout;
   const GroupLayout& VL = vf.layout;
   const bool k_raw = kf.raw(), v_raw = vf.raw();
-  const bool k_smooth = !KL.smooth.empty(), v_smooth = !VL.smooth.empty();
+  const bool k_smooth = !KL.smooth.empty();
   const bool k_fast = ISA != kPortable && kf.params.qmax == 3, v_fast = ISA != kPortable && vf.params.qmax == 3;
   const int64_t kcb = k_raw ? 0 : kf.code_bytes(), vcb = v_raw ? 0 : vf.code_bytes();
   const int64_t bufn = std::max({c.kp_stride, c.vp_stride, D});
@@ -164,22 +189,7 @@ SKVQ_INLINE void packed_item(const DecodeCtx& c, const TokenBlockStore& mid_k, c
       }
     }
   }
-  for (int64_t h = 0; h < H; ++h) {
-    const auto& plan = (*c.vplan)[h / G];
-    float* acc = ws + h * (D + 2) + 2;
-    int64_t pos = 0;
-    for (size_t gi = 0; gi < plan.groups.size(); ++gi) {
-      const int64_t g = plan.groups[gi], gn = VL.offsets[g + 1] - VL.offsets[g];
-      const float zs = zacc[h * c.vg_stride + gi];
-      for (int64_t j = 0; j < gn; ++j, ++pos) {
-        const int32_t d = plan.dim[pos];
-        if (d < 0) continue;
-        float v = accp[h * c.vp_stride + pos] + zs;
-        if (v_smooth) v /= VL.smooth[plan.channel[pos]];
-        acc[d] += v;
-      }
-    }
-  }
+  fold_value_accumulators(c, accp, zacc, ws);
 }
 
 template <int ISA>

@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "base/exp_nonpositive.h"
 #include "skvq/packed_cache.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -198,16 +199,25 @@ __attribute__((target("avx512f,fma"))) inline void axpy2_avx512(float* y, float 
 
 // Writes the partial softmax of heads 0..H-1 for `n` scores per head into ws: [H][D + 2] =
 // (m, l, acc[D]) with acc filled by the caller; returns the weights in place of the scores.
+// exp_nonpositive in a loop that vectorizes; max and sum over 16 partial lanes (no chain of
+// dependent scalar operations).
 SKVQ_INLINE void chunk_softmax(float* scores, int64_t H, int64_t n, float* ws, int64_t D) {
   for (int64_t h = 0; h < H; ++h) {
     float* sc = scores + h * n;
+    float mp[16], lp[16] = {0};
+    std::fill_n(mp, 16, -std::numeric_limits<float>::infinity());
+    int64_t t = 0;
+    for (; t + 16 <= n; t += 16)
+      for (int k = 0; k < 16; ++k) mp[k] = std::max(mp[k], sc[t + k]);
     float m = -std::numeric_limits<float>::infinity();
-    for (int64_t t = 0; t < n; ++t) m = std::max(m, sc[t]);
+    for (; t < n; ++t) m = std::max(m, sc[t]);
+    for (int k = 0; k < 16; ++k) m = std::max(m, mp[k]);
+    for (t = 0; t < n; ++t) sc[t] = exp_nonpositive(sc[t] - m);
+    for (t = 0; t + 16 <= n; t += 16)
+      for (int k = 0; k < 16; ++k) lp[k] += sc[t + k];
     float l = 0;
-    for (int64_t t = 0; t < n; ++t) {
-      sc[t] = std::exp(sc[t] - m);
-      l += sc[t];
-    }
+    for (; t < n; ++t) l += sc[t];
+    for (int k = 0; k < 16; ++k) l += lp[k];
     ws[h * (D + 2)] = m;
     ws[h * (D + 2) + 1] = l;
   }
