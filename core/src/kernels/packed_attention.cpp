@@ -77,12 +77,13 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
   const TokenPlan& ktp = *ktplan_[layer];
   const TokenPlan& vtp = *vtplan_[layer];
   const DecodeKernel forced = decode_kernel_override();
-  const bool tokens = isa == kAvx512 && D % 16 == 0 && forced != DecodeKernel::Groups &&
+  // The fused 2-bit item wherever every group is a 2-bit run of whole 16-channel blocks and the
+  // keys are after RoPE (smooth scales cost it nothing per token); SKVQ_PACKED_DECODE=tokens or
+  // =groups forces the other two (for tests of all three on one machine).
+  const bool fused2 = isa == kAvx512 && forced == DecodeKernel::Auto && use_fused2_kernel(kf, vf, pre);
+  const bool tokens = !fused2 && isa == kAvx512 && D % 16 == 0 && forced != DecodeKernel::Groups &&
                       (forced == DecodeKernel::Tokens || use_token_kernel(kf, vf, pre)) && ktp.ok && vtp.ok;
   if (tokens) c.ktp = &ktp, c.vtp = &vtp;
-  // The fused 2-bit item where the group kernel would run and every group is a 2-bit run of
-  // whole 16-channel blocks (SKVQ_PACKED_DECODE=groups keeps the plain group item, for tests).
-  const bool fused2 = isa == kAvx512 && !tokens && forced == DecodeKernel::Auto && use_fused2_kernel(kf, vf, pre);
   for (int64_t kh = 0; kh < KVH; ++kh) {
     c.kp_stride = std::max<int64_t>(c.kp_stride, static_cast<int64_t>(kplan[kh].dim.size()));
     c.kg_stride = std::max<int64_t>(c.kg_stride, static_cast<int64_t>(kplan[kh].groups.size()));

@@ -60,6 +60,8 @@ struct ItemScratch {
   std::vector<float> scores, buf, kbuf, accp, zacc, sacc, st, gs, gz, vbuf;
   std::vector<uint8_t> codes;
   std::vector<FusedSegment> ksegs, vsegs;
+  std::vector<float> accs;     // token kernel: value sums in stored order [G][C]
+  std::vector<int32_t> widx;   // token kernel: [C] KV head of each stored position times G
 };
 
 struct ItemArgs {
@@ -99,9 +101,9 @@ __attribute__((target("avx512f,avx2,fma,f16c"))) void run_packed_item_fused2_avx
 // head-dim order, divided by the smooth scales. Defined in packed_decode_items.cpp.
 void fold_value_accumulators(const DecodeCtx& c, const float* accp, const float* zacc, float* ws);
 
-// Which kernel runs the packed items where AVX-512 allows both: SKVQ_PACKED_DECODE=tokens or
-// =groups forces one (for comparisons and for tests of both on one machine); unset, the choice
-// is made per layer by use_token_kernel().
+// Which kernel runs the packed items where AVX-512 allows them: SKVQ_PACKED_DECODE=tokens or
+// =groups forces one (for comparisons and for tests of all on one machine); unset, the choice
+// is made per layer: the fused 2-bit item where use_fused2_kernel(), else use_token_kernel().
 enum class DecodeKernel { Auto, Tokens, Groups };
 DecodeKernel decode_kernel_override();
 // The automatic choice: the group kernel is faster where its fused 2-bit dot/axpy covers every

@@ -100,15 +100,14 @@ SKVQ_AVX512 SKVQ_INLINE void dequant_stored(const TokenPlan& tp, const uint8_t* 
   }
 }
 
-// One packed token -> out[C] in channel order (as unpack_token, up to the fused multiply-add).
-SKVQ_AVX512 void dequant_token(const PackedFormat& f, int64_t code_bytes, const TokenPlan& tp, const uint8_t* tok,
-                               ItemScratch& sc, float* out) {
+// One packed token -> st[C] in stored order: code_j * scale_g(j) + zero_g(j) (no smooth).
+SKVQ_AVX512 void dequant_token_stored(const PackedFormat& f, int64_t code_bytes, const TokenPlan& tp,
+                                      const uint8_t* tok, ItemScratch& sc, float* st) {
   const int64_t C = static_cast<int64_t>(tp.inv.size());
   const float* lut = fp8_table();
   float* gs = sc.gs.data();
   float* gz = sc.gz.data();
   for (int64_t g = 0; g < tp.n_groups; ++g) params_fast(f, code_bytes, tok, g, lut, gs + g, gz + g);
-  float* st = tp.identity ? out : sc.st.data();
   switch (f.params.qmax) {
     case 3: dequant_stored<3>(tp, tok, nullptr, gs, gz, st, C); break;
     case 15: dequant_stored<15>(tp, tok, nullptr, gs, gz, st, C); break;
@@ -117,6 +116,14 @@ SKVQ_AVX512 void dequant_token(const PackedFormat& f, int64_t code_bytes, const 
       codes_to_float(tok, 0, C, f.params.qmax, sc.buf.data(), sc.codes.data());
       dequant_stored<0>(tp, tok, sc.buf.data(), gs, gz, st, C);
   }
+}
+
+// One packed token -> out[C] in channel order (as unpack_token, up to the fused multiply-add).
+SKVQ_AVX512 void dequant_token(const PackedFormat& f, int64_t code_bytes, const TokenPlan& tp, const uint8_t* tok,
+                               ItemScratch& sc, float* out) {
+  const int64_t C = static_cast<int64_t>(tp.inv.size());
+  float* st = tp.identity ? out : sc.st.data();
+  dequant_token_stored(f, code_bytes, tp, tok, sc, st);
   if (tp.identity) return;
   for (int64_t blk = 0; blk < C / 16; ++blk) {
     __m512 x = _mm512_i32gather_ps(_mm512_loadu_si512(tp.inv.data() + blk * 16), st, 4);
@@ -157,6 +164,49 @@ SKVQ_AVX512 SKVQ_INLINE void axpy16(float* y, float a, const float* x, int64_t n
     _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
 }
 
+// Values of a reordered (or smoothed) layout without putting each token back in channel order:
+// acc[gq][j] += p[h(j, gq)] * v_stored[j], h(j, gq) = the query head gq of the KV head that
+// stored position j belongs to (one permute of the token's H <= 16 weights per 16 positions);
+// the sums go back to head-dim order, divided by the smooth scales, once per item (linear).
+SKVQ_AVX512 void values_stored_order(const ItemArgs& a, int64_t vcb, const float* scores, int64_t n) {
+  const DecodeCtx& c = *a.c;
+  ItemScratch& sc = *a.scratch;
+  const int64_t H = c.H, G = c.G, D = c.D, C = c.C;
+  const GroupLayout& VL = c.vf->layout;
+  sc.widx.resize(static_cast<size_t>(C));
+  for (int64_t j = 0; j < C; ++j) sc.widx[j] = static_cast<int32_t>((VL.perm[j] / D) * G);
+  sc.accs.assign(static_cast<size_t>(G * C), 0.0f);
+  float* accs = sc.accs.data();
+  float* st = sc.st.data();
+  alignas(64) float wt[16] = {0};
+  for (int64_t i = a.i0; i < a.i1; ++i) {
+    const uint8_t* tok = a.mid_v->token(i);
+    if (i + kPrefetchTokens < a.i1) prefetch_token(a.mid_v->token(i + kPrefetchTokens), a.mid_v->token_bytes());
+    dequant_token_stored(*c.vf, vcb, *c.vtp, tok, sc, st);
+    for (int64_t h = 0; h < H; ++h) wt[h] = scores[h * n + i - a.i0];
+    const __m512 wv = _mm512_load_ps(wt);
+    for (int64_t blk = 0; blk < C / 16; ++blk) {
+      const __m512 x = _mm512_loadu_ps(st + blk * 16);
+      const __m512i base = _mm512_loadu_si512(sc.widx.data() + blk * 16);
+      for (int64_t gq = 0; gq < G; ++gq) {
+        const __m512 w = _mm512_permutexvar_ps(_mm512_add_epi32(base, _mm512_set1_epi32(static_cast<int>(gq))), wv);
+        float* y = accs + gq * C + blk * 16;
+        _mm512_storeu_ps(y, _mm512_fmadd_ps(w, x, _mm512_loadu_ps(y)));
+      }
+    }
+  }
+  const float* smooth = c.vtp->smooth;
+  for (int64_t h = 0; h < H; ++h) {
+    const int64_t kvh = h / G, gq = h % G;
+    float* acc = a.ws + h * (D + 2) + 2;
+    for (int64_t d = 0; d < D; ++d) {
+      const int64_t ch = kvh * D + d;
+      const float v = accs[gq * C + c.vtp->inv[ch]];
+      acc[d] += smooth ? v / smooth[ch] : v;
+    }
+  }
+}
+
 }  // namespace
 
 SKVQ_AVX512 void run_packed_item_tokens_avx512(const ItemArgs& a) {
@@ -190,6 +240,10 @@ SKVQ_AVX512 void run_packed_item_tokens_avx512(const ItemArgs& a) {
   }
   chunk_softmax(scores, H, n, a.ws, D);
   for (int64_t h = 0; h < H; ++h) std::fill_n(a.ws + h * (D + 2) + 2, D, 0.0f);
+  if (!vf.raw() && !c.vtp->identity && H <= 16) {
+    values_stored_order(a, vcb, scores, n);
+    return;
+  }
   for (int64_t i = a.i0; i < a.i1; ++i) {
     const uint8_t* tok = a.mid_v->token(i);
     if (i + kPrefetchTokens < a.i1) prefetch_token(a.mid_v->token(i + kPrefetchTokens), a.mid_v->token_bytes());
