@@ -84,7 +84,13 @@ TEST_F(Cli, CalibrationOfAnotherModelIsRejected) {
   ASSERT_EQ(r.code, 0) << r.out;
   auto j = nlohmann::json::parse(read_file(cal));
   EXPECT_EQ(j["model"]["sha256"], "b0a507e7ad0f626624f17112325e66691f9076d622e1d3274d103d00299f2696");
+  // A bfloat16 load of the same checkpoint rounds the K/V weights (their fingerprint differs):
+  // the checkpoint's sha256 still identifies the model, so the calibration serves it.
+  r = run(db() + " --dtype bfloat16 ppl --model '" + model_ + "' --text '" + text_ + "' --max-chunks 1 --calib '" + cal +
+          "' --quant k2-v2-g8-reorder");
+  EXPECT_EQ(r.code, 0) << r.out;
   j["model"]["weights_fingerprint"] = "0000";  // as if made for other weights of the same shape
+  j["model"]["sha256"] = std::string(64, 'a');  // (and another checkpoint file)
   std::ofstream(dir_ + "/other.json") << j.dump();
   r = run(db() + " ppl --model '" + model_ + "' --text '" + text_ + "' --max-chunks 1 --calib '" + dir_ + "/other.json' --quant k2-v2-g8-reorder");
   EXPECT_EQ(r.code, 1) << r.out;

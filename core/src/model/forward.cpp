@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "attention_cpu.h"
+#include "gemv_bf16.h"
 #include "skvq/error.h"
 #include "skvq/kv_cache.h"
 #include "skvq/model.h"
@@ -25,7 +26,17 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 // One row on the CPU (a decode step of one sequence) goes to a matrix-vector product: as a
 // 1 x K GEMM, OpenBLAS copies ("packs") the whole weight matrix on every call, which was 41 % of
 // a SmolLM2 decode profile; GEMV reads each weight once.
+//
+// bfloat16 weights with one float32 row on the CPU: gemv_bf16 (float32 activations, half the
+// weight bytes of float32); more rows go to oneDNN's bf16 matmul below.
 at::Tensor apply_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b = at::Tensor()) {
+  if (w.scalar_type() == at::kBFloat16 && x.scalar_type() == at::kFloat && x.is_cpu() && x.numel() == x.size(-1)) {
+    auto y = gemv_bf16(w, x.reshape({-1}).contiguous());
+    if (b.defined()) y.add_(b.to(at::kFloat));
+    auto shape = x.sizes().vec();
+    shape.back() = w.size(0);
+    return y.view(shape);
+  }
   if (x.scalar_type() == w.scalar_type() && x.is_cpu() && x.numel() == x.size(-1)) {
     auto y = at::mv(w, x.reshape({-1}));
     if (b.defined()) y.add_(b);
