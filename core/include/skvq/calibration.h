@@ -54,8 +54,9 @@ struct Calibration {
   /// Reads a calibration file. Throws FileError for a missing, truncated or malformed file.
   static Calibration load(const std::string& path);
   /// Throws ConfigError when the calibration was made for another model: the layer/channel
-  /// counts differ, or both the checkpoint sha256 (w.sha256: the same file in any dtype) and
-  /// the K/V projection weights (kv_weights_fingerprint: a converted copy) differ.
+  /// counts differ, or the K/V projection weights differ (kv_weights_fingerprint of the float32
+  /// values). Weights loaded in another dtype (bfloat16, float16) are accepted when they come
+  /// from the same checkpoint file (w.sha256), since rounding changes their fingerprint.
   void check_model(const ModelWeights& w, const std::string& calib_path) const;
   /// The group layout of `layer` for keys or values under `config`: reordered clusters for
   /// g when config.reorder (throws ConfigError if g was not calibrated), contiguous groups

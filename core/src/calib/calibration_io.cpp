@@ -160,10 +160,12 @@ void Calibration::check_model(const ModelWeights& w, const std::string& calib_pa
     throw ConfigError(calib_path + ": calibration made for a model with " + std::to_string(num_layers) + " layers x " +
                       std::to_string(kv_channels) + " K/V channels (" + model_name + "), but " + w.name + " has " +
                       std::to_string(mc.num_hidden_layers) + " x " + std::to_string(mc.kv_channels()));
-  // The same checkpoint file is the same model whatever dtype it was loaded in (a float32
-  // calibration serves a --dtype bfloat16 run: its rounded K/V weights hash differently);
-  // otherwise the K/V weights themselves must match (a converted copy of the same model).
-  if (!model_sha256.empty() && model_sha256 == w.sha256) return;
+  // K/V weights loaded in another dtype than float32 (--dtype bfloat16) are rounded and hash
+  // differently from the float32 weights a calibration is usually made from: for them the same
+  // checkpoint file (sha256) is the same model. float32 weights must match exactly (which also
+  // accepts a converted copy of the same weights).
+  const bool rounded = !w.layers.empty() && w.layers[0].k_proj.scalar_type() != at::kFloat;
+  if (rounded && !model_sha256.empty() && model_sha256 == w.sha256) return;
   if (weights_fingerprint != kv_weights_fingerprint(w))
     throw ConfigError(calib_path + ": calibration made for another model (" + model_name +
                       ", K/V weights differ from " + w.name + "); calibrate this model with `skvq calibrate`");
