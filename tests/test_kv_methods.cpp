@@ -1,5 +1,6 @@
 // The KV method registry (kv_method.h): what each method file declares is what the grammar,
 // the printing, the model check and the bit accounting use.
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -108,4 +109,33 @@ TEST(KVMethods, GroupQuantParamsComeFromTheMethods) {
   rtn.clip_ratio = 0.5;  // not in the grammar for rtn; the quantizer ignores it anyway
   EXPECT_FLOAT_EQ(group_quant_params(rtn, m, true).clip_ratio, 1.0f);
   EXPECT_THROW(group_quant_params(QuantConfig::parse("k16-v2-g32"), m, true), ConfigError);  // no integer codes
+}
+
+// Which configurations the packed cache stores is the methods' say (no_packed_codec), and the
+// fake-quant cache's per-channel key path is the method's (key_block_tokens, fake_quant_keys).
+TEST(KVMethods, PackedCodecRefusalsAndTokenGroupedKeysComeFromTheMethods) {
+  auto why = [](const char* s) { return packed_codec_refusal(QuantConfig::parse(s)); };
+  EXPECT_EQ(why("k2-v2-g32-w16-sink4"), "");
+  EXPECT_EQ(why("k4-v4-g32-sym-had"), "");
+  EXPECT_EQ(why("k2-v2-g32-rtn"), "");
+  EXPECT_EQ(why("fp16"), "unquantized");
+  EXPECT_EQ(why("k2-v2-g32-w32-KIVI"), "KIVI (per-channel key groups) is not supported");
+  EXPECT_EQ(why("k2-v2-g32-had-pre_rope"), "had with pre_rope (RoPE between the rotation and attention) is not supported");
+  EXPECT_EQ(why("k0-v0-w64-sink4"), "eviction (k0-v0) keeps no packed middle");
+  EXPECT_EQ(token_grouped_keys(QuantConfig::parse("k4-v4-g32-sym")), nullptr);
+  const auto kivi = QuantConfig::parse("k2-v2-g16-w32-KIVI");
+  const KVMethod* m = token_grouped_keys(kivi);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->token, "KIVI");
+  EXPECT_EQ(m->key_block_tokens(kivi), 16);
+  // Channel 0 holds t, channel 1 holds -t over tokens t = 0..15: per channel over the 16
+  // tokens, 2-bit min-max gives scale 5 and zero-points 0 and -15, codes round(|t - min| / 5)
+  // (no ties: (t mod 5) / 5 is never 1/2).
+  auto seg = at::arange(16, at::kFloat).view({1, 16, 1}).repeat({1, 1, 2}).contiguous();
+  seg.select(2, 1).mul_(-1);
+  auto q = m->fake_quant_keys(seg, kivi);
+  for (int t = 0; t < 16; ++t) {
+    EXPECT_FLOAT_EQ(q[0][t][0].item<float>(), 5.0f * ((t + 2) / 5)) << t;
+    EXPECT_FLOAT_EQ(q[0][t][1].item<float>(), -15.0f + 5.0f * ((15 - t + 2) / 5)) << t;
+  }
 }

@@ -44,6 +44,15 @@ struct KVMethod {
   /// Sets the method's part of the group quantizer (its codec): sym scale-only groups, had the
   /// per-head rotation. nullptr: SKVQ's min-max groups unchanged.
   void (*codec_params)(const QuantConfig& c, const ModelConfig& model, GroupQuantParams& p) = nullptr;
+  /// Why the packed cache cannot store `c` with this method (nullptr or "": it can; then the
+  /// method's part of the packed codec is codec_params'). The fake-quant cache runs it instead.
+  const char* (*no_packed_codec)(const QuantConfig& c) = nullptr;
+  /// Keys grouped along tokens instead of channels (KIVI's per-channel keys): the fake-quant
+  /// cache quantizes a layer's middle keys only in whole blocks of key_block_tokens(c) tokens,
+  /// each block by fake_quant_keys(seg [B, n, C] float32, c) (same shape). nullptr: per-token
+  /// groups of the layout (group_quant_params).
+  int64_t (*key_block_tokens)(const QuantConfig& c) = nullptr;
+  at::Tensor (*fake_quant_keys)(const at::Tensor& seg, const QuantConfig& c) = nullptr;
   /// Stored bits of one group's parameters (scale + zero-point); nullptr: SKVQ's (8 + 8 with
   /// fp8, 16 + 16 otherwise).
   double (*param_bits)(const QuantConfig& c) = nullptr;
@@ -56,6 +65,13 @@ const std::vector<KVMethod>& kv_methods();
 /// width (qmax_for_bits), SKVQ's clip ratio (1 for the other methods), fp8, then each selected
 /// method's codec_params. Throws ConfigError for a width without an integer quantizer (16, 0).
 GroupQuantParams group_quant_params(const QuantConfig& c, const ModelConfig& model, bool keys);
+
+/// Why the packed cache cannot store `c`: the first selected method's no_packed_codec reason,
+/// "unquantized" for the fp16 reference, or "" when it can.
+std::string packed_codec_refusal(const QuantConfig& c);
+
+/// The selected method of `c` that groups keys along tokens (key_block_tokens), or nullptr.
+const KVMethod* token_grouped_keys(const QuantConfig& c);
 
 /// The method whose token or alias is `token` (case as written), or nullptr.
 const KVMethod* find_kv_method(std::string_view token);

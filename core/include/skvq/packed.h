@@ -59,11 +59,14 @@ struct PackedFormat {
 
 /// Quantizes one token x[C] (float32, original channel order) with quantize_group per group of
 /// `f.layout` (permute, optional smooth multiply) and writes f.token_bytes() bytes at `out`.
+/// With f.params.hadamard_dim > 0 (had) the codes are those of H x, H the orthonormal
+/// Walsh-Hadamard transform of each block of hadamard_dim channels (one KV head).
 /// The codes and scale/zero are exactly those fake_quant_rows_cpu uses.
 void pack_token(const PackedFormat& f, const float* x, uint8_t* out);
 /// Dequantizes one packed token into x[C] (float32, original channel order):
-/// x[perm[j]] = (code_j * scale_g + zero_g) [/ smooth[perm[j]]], bit-identical to
-/// fake_quant_rows_cpu on the same input.
+/// x[perm[j]] = (code_j * scale_g + zero_g) [/ smooth[perm[j]]] (then H per block with
+/// hadamard_dim: back from the rotated basis), bit-identical to fake_quant_rows_cpu on the same
+/// input.
 void unpack_token(const PackedFormat& f, const uint8_t* token, float* x);
 
 /// Token storage that grows in fixed-size blocks (no copying when it grows). Each block holds

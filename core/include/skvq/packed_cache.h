@@ -109,9 +109,6 @@ class PackedKVCache : public KVCache {
   void push_token(int64_t layer, Seq& s, int64_t pos, const float* kpre, const float* kpost,
                   const float* v);
   // had: a quantized tensor's middle tokens are stored as H x per KV head (hadamard.h).
-  bool rotated(const PackedFormat& f) const;
-  void pack_rotated(const PackedFormat& f, const float* x, uint8_t* out) const;      // x [C]
-  void unpack_rotated(const PackedFormat& f, const uint8_t* token, float* x) const;  // back to x [C]
   void ensure_rope(int64_t positions) const;
   void token_kv(int64_t layer, const Seq& s, int64_t pos, float* k, float* v) const;
   void rope_rotate(float* k_heads, int64_t pos) const;  // in place, all KV heads of one token

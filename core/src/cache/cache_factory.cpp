@@ -4,16 +4,12 @@
 #include <utility>
 
 #include "skvq/fake_quant_cache.h"
+#include "skvq/kv_method.h"
 #include "skvq/packed_cache.h"
 
 namespace skvq {
 
-bool packed_cache_supported(const QuantConfig& config) {
-  if (config.method != QuantMethod::SKVQ && config.method != QuantMethod::RTN) return false;
-  if (config.had && config.pre_rope) return false;  // RoPE between rotation and attention: fake quant
-  if (config.evicts()) return false;  // eviction keeps float sinks + window: FakeQuantKVCache stores just those
-  return !config.is_unquantized();
-}
+bool packed_cache_supported(const QuantConfig& config) { return packed_codec_refusal(config).empty(); }
 
 std::unique_ptr<KVCache> make_kv_cache(const ModelConfig& model, const QuantConfig& config, KVLayouts layouts,
                                        int64_t batch, bool full_prefill, bool packed) {

@@ -55,40 +55,33 @@ void FakeQuantKVCache::quantize_pending(int64_t li, const RotaryEmbedding& rope)
   Layer& l = layers_[li];
   const int64_t T = l.used;
   const int64_t KVH = model_.num_key_value_heads;
-  if (config_.method == QuantMethod::KIVI) {
-    const int64_t g = config_.group_size;
-    if (config_.quantizes_keys()) {
-      const int64_t target = regions_.middle_end(T) / g * g;  // KIVI: no sinks, residual = window
-      if (target > l.k_done) {
-        auto seg = l.k_post.narrow(1, l.k_done, target - l.k_done);
-        seg.copy_(fake_quant_channels_kivi(seg, seg.size(1), g, qmax_for_bits(config_.k_bits)));
-        l.k_done = target;
-      }
-    }
-    if (config_.quantizes_values()) {
-      const int64_t target = regions_.middle_end(T);
-      if (target > l.v_done) {
-        auto seg = l.v.narrow(1, l.v_done, target - l.v_done);
-        seg.copy_(fake_quant_tokens(seg, layouts_.v[li], {qmax_for_bits(config_.v_bits), 1.0f, config_.fp8}));
-        l.v_done = target;
-      }
-    }
-    return;
-  }
   const int64_t S = regions_.sink, target = regions_.middle_end(T);
-  if (config_.quantizes_keys()) {
+  const KVMethod* by_tokens = token_grouped_keys(config_);  // KIVI: keys in whole blocks of tokens
+  if (by_tokens) {
+    const int64_t block = by_tokens->key_block_tokens(config_), end = S + (target - S) / block * block;
     const int64_t start = std::max(l.k_done, S);
-    if (target > start) {
-      const GroupQuantParams p = group_quant_params(config_, model_, true);
-      if (config_.pre_rope) {
-        auto q = fake_quant_tokens(l.k_pre.narrow(1, start, target - start), layouts_.k[li], p);
-        l.k_post.narrow(1, start, target - start).copy_(rope.apply_flat(q, start, KVH));
-      } else {
-        auto seg = l.k_post.narrow(1, start, target - start);
-        seg.copy_(fake_quant_tokens(seg, layouts_.k[li], p));
+    if (config_.quantizes_keys() && end > start) {
+      auto seg = l.k_post.narrow(1, start, end - start);
+      seg.copy_(by_tokens->fake_quant_keys(seg, config_));
+      l.k_done = end;
+    }
+  } else {
+    if (config_.quantizes_keys()) {
+      const int64_t start = std::max(l.k_done, S);
+      if (target > start) {
+        const GroupQuantParams p = group_quant_params(config_, model_, true);
+        if (config_.pre_rope) {
+          auto q = fake_quant_tokens(l.k_pre.narrow(1, start, target - start), layouts_.k[li], p);
+          l.k_post.narrow(1, start, target - start).copy_(rope.apply_flat(q, start, KVH));
+        } else {
+          auto seg = l.k_post.narrow(1, start, target - start);
+          seg.copy_(fake_quant_tokens(seg, layouts_.k[li], p));
+        }
       }
     }
+    l.k_done = std::max(l.k_done, target);
   }
+  // Values: per-token groups for every method (KIVI's included).
   if (config_.quantizes_values()) {
     const int64_t start = std::max(l.v_done, S);
     if (target > start) {
@@ -97,8 +90,7 @@ void FakeQuantKVCache::quantize_pending(int64_t li, const RotaryEmbedding& rope)
       seg.copy_(fake_quant_tokens(seg, layouts_.v[li], p));
     }
   }
-  l.k_done = std::max(l.k_done, target);
-  l.v_done = std::max(l.v_done, target);
+  if (!by_tokens || config_.quantizes_values()) l.v_done = std::max(l.v_done, target);
 }
 
 std::pair<at::Tensor, at::Tensor> FakeQuantKVCache::append(int64_t li, const at::Tensor& k_pre,

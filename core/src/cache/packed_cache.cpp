@@ -11,7 +11,6 @@
 #include <string>
 
 #include "skvq/error.h"
-#include "skvq/hadamard.h"
 #include "skvq/kv_method.h"
 #include "skvq/rope.h"
 
@@ -33,8 +32,7 @@ PackedFormat make_format(const GroupLayout& layout, const QuantConfig& c, const 
     f.params.qmax = 0;  // raw float32 tokens (GroupQuantParams defaults to 2-bit)
     return f;
   }
-  f.params = group_quant_params(c, model, keys);
-  f.params.hadamard_dim = 0;  // the cache rotates whole KV heads itself (pack_rotated), not the codec
+  f.params = group_quant_params(c, model, keys);  // with the methods' codec parts (sym, had rotation)
   code_bits_for_qmax(f.params.qmax);  // throws for an unsupported width
   return f;
 }
@@ -69,11 +67,10 @@ PackedKVCache::PackedKVCache(const ModelConfig& model, const QuantConfig& config
       block_tokens_(block_tokens),
       C_(model.kv_channels()),
       full_prefill_(full_prefill) {
-  if (config.method == QuantMethod::KIVI)
-    throw ConfigError("packed cache: KIVI (per-channel key groups) is not supported; use the fake-quant cache");
-  if (config.had && config.pre_rope)
-    throw ConfigError("packed cache: had with pre_rope (RoPE between the rotation and attention) is not supported; "
-                      "use the fake-quant cache");
+  // The methods say what they cannot pack (kv_method.h); an unquantized configuration is
+  // stored raw (float32) here, as the tests of the packed cache use it.
+  if (const std::string why = packed_codec_refusal(config); !why.empty() && why != "unquantized")
+    throw ConfigError("packed cache: " + why + "; use the fake-quant cache");
   if (batch <= 0 || block_tokens <= 0) throw ConfigError("packed cache: batch and block size must be positive");
   if (model.head_dim % 2 != 0) throw ConfigError("packed cache: head_dim must be even (RoPE)");
   const int64_t n = model.num_hidden_layers;
@@ -134,27 +131,12 @@ void PackedKVCache::rope_rotate(float* k, int64_t pos) const {
   }
 }
 
-bool PackedKVCache::rotated(const PackedFormat& f) const { return config_.had && !f.raw(); }
-
-void PackedKVCache::pack_rotated(const PackedFormat& f, const float* x, uint8_t* out) const {
-  if (!rotated(f)) return pack_token(f, x, out);
-  thread_local std::vector<float> buf;  // grows once per thread: no allocation per token
-  buf.assign(x, x + C_);
-  fwht_blocks(buf.data(), C_, model_.head_dim);  // H x per KV head, as fake_quant_rows_cpu
-  pack_token(f, buf.data(), out);
-}
-
-void PackedKVCache::unpack_rotated(const PackedFormat& f, const uint8_t* token, float* x) const {
-  unpack_token(f, token, x);
-  if (rotated(f)) fwht_blocks(x, C_, model_.head_dim);  // H Q(H x) = the fake-quant value
-}
-
 void PackedKVCache::push_token(int64_t layer, Seq& s, int64_t pos, const float* kpre,
                                const float* kpost, const float* v) {
   // Used for tokens leaving the window that were stored by an earlier call (see append).
   const bool pre = config_.pre_rope && !kfmt_[layer].raw();
-  pack_rotated(kfmt_[layer], pre ? kpre : kpost, s.mid_k->push());
-  pack_rotated(vfmt_[layer], v, s.mid_v->push());
+  pack_token(kfmt_[layer], pre ? kpre : kpost, s.mid_k->push());
+  pack_token(vfmt_[layer], v, s.mid_v->push());
   (void)pos;
 }
 
@@ -225,8 +207,8 @@ void PackedKVCache::append_tokens(int64_t layer, const at::Tensor& k_pre_rope,
     for (int64_t i = begin; i < end; ++i) {
       const Job& j = jobs[i];
       const int64_t off = (j.b * Tn + j.row) * C_;
-      pack_rotated(kfmt_[layer], (pre ? kpre : kpost).data_ptr<float>() + off, j.kdst);
-      pack_rotated(vfmt_[layer], vv.data_ptr<float>() + off, j.vdst);
+      pack_token(kfmt_[layer], (pre ? kpre : kpost).data_ptr<float>() + off, j.kdst);
+      pack_token(vfmt_[layer], vv.data_ptr<float>() + off, j.vdst);
     }
   });
   L.length = L0 + Tn;
@@ -253,8 +235,8 @@ void PackedKVCache::token_kv(int64_t layer, const Seq& s, int64_t pos, float* k,
     std::memcpy(v, s.win_v.data() + slot * C_, C_ * sizeof(float));
   } else {
     const int64_t i = pos - regions_.sink;
-    unpack_rotated(kfmt_[layer], s.mid_k->token(i), k);
-    unpack_rotated(vfmt_[layer], s.mid_v->token(i), v);
+    unpack_token(kfmt_[layer], s.mid_k->token(i), k);
+    unpack_token(vfmt_[layer], s.mid_v->token(i), v);
     if (config_.pre_rope && !kfmt_[layer].raw()) rope_rotate(k, pos);
   }
 }

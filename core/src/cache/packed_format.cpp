@@ -4,6 +4,7 @@
 #include <string>
 
 #include "skvq/error.h"
+#include "skvq/hadamard.h"
 #include "skvq/packed.h"
 #include "skvq/sym_quant.h"
 
@@ -160,12 +161,20 @@ void pack_token(const PackedFormat& f, const float* x, uint8_t* out) {
     return;
   }
   const auto& L = f.layout;
-  std::vector<float> xp(static_cast<size_t>(C));
+  // Per-thread scratch: no heap allocation per token once it has grown to C.
+  thread_local std::vector<float> xr, xp;
+  thread_local std::vector<uint8_t> codes;
+  if (f.params.hadamard_dim > 0) {  // the rotated basis: H x per block (had), as fake_quant_rows_cpu
+    xr.assign(x, x + C);
+    fwht_blocks(xr.data(), C, f.params.hadamard_dim);
+    x = xr.data();
+  }
+  xp.resize(static_cast<size_t>(C));
   for (int64_t j = 0; j < C; ++j) {
     const int64_t c = L.perm[j];
     xp[j] = L.smooth.empty() ? x[c] : x[c] * L.smooth[c];
   }
-  std::vector<uint8_t> codes(static_cast<size_t>(C));
+  codes.resize(static_cast<size_t>(C));
   uint8_t* params = out + f.code_bytes();
   for (int64_t g = 0; g < L.num_groups(); ++g) {
     const int64_t a = L.offsets[g], n = L.offsets[g + 1] - a;
@@ -196,7 +205,8 @@ void unpack_token(const PackedFormat& f, const uint8_t* token, float* x) {
     return;
   }
   const auto& L = f.layout;
-  std::vector<uint8_t> codes(static_cast<size_t>(C));
+  thread_local std::vector<uint8_t> codes;
+  codes.resize(static_cast<size_t>(C));
   unpack_codes(token, 0, C, f.params.qmax, codes.data());
   for (int64_t g = 0; g < L.num_groups(); ++g) {
     float s, z;
@@ -208,6 +218,7 @@ void unpack_token(const PackedFormat& f, const uint8_t* token, float* x) {
       x[c] = v;
     }
   }
+  if (f.params.hadamard_dim > 0) fwht_blocks(x, C, f.params.hadamard_dim);  // H Q(H x): back from the rotated basis
 }
 
 TokenBlockStore::TokenBlockStore(int64_t token_bytes, int64_t block_tokens)

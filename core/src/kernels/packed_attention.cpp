@@ -49,14 +49,15 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
   if (pre) ensure_rope(L);
   auto q = (q_in.to(at::kCPU, at::kFloat) * (1.0 / std::sqrt(static_cast<double>(D)))).contiguous();
   const float* qd = q.data_ptr<float>();
-  // had: the packed middle holds H k and H v per KV head (H = H^T = H^-1, hadamard.h), so its
-  // scores are (H q).(H k), and its output H (sum p H v) -- each query head rotated once here,
-  // each middle item's partial output once after the items. Sinks and window stay unrotated.
+  // A codec with a rotation (had: params.hadamard_dim, packed.h) stores H k and H v per block
+  // (H = H^T = H^-1, hadamard.h), so the middle's scores are (H q).(H k) and its output
+  // H (sum p H v): the queries are rotated once here, each middle item's partial output once
+  // after the items. Sinks and window stay unrotated.
   thread_local std::vector<float> qrot;
   const float* qmid = qd;
-  if (rotated(kfmt_[layer])) {
+  if (const int64_t hb = kfmt_[layer].params.hadamard_dim; hb > 0 && !kfmt_[layer].raw()) {
     qrot.assign(qd, qd + batch_ * H * D);
-    for (int64_t bh = 0; bh < batch_ * H; ++bh) fwht(qrot.data() + bh * D, D);
+    fwht_blocks(qrot.data(), batch_ * H * D, hb);
     qmid = qrot.data();
   }
   const int64_t n_packed = packed_tokens(layer), n_sink = std::min(regions_.sink, L);
@@ -158,10 +159,10 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
       run_item_portable(a);
     }
   });
-  if (rotated(vfmt_[layer]))  // the middle items' sums of p H v back to sums of p v (linear)
-    for (int64_t b = 0; b < batch_; ++b)
+  if (const int64_t hb = vfmt_[layer].params.hadamard_dim; hb > 0 && !vfmt_[layer].raw())
+    for (int64_t b = 0; b < batch_; ++b)  // the middle items' sums of p H v back to sums of p v (linear)
       for (int64_t it = has_dense ? 1 : 0; it < items; ++it)
-        for (int64_t h = 0; h < H; ++h) fwht(wsd + (b * items + it) * stride + h * (D + 2) + 2, D);
+        for (int64_t h = 0; h < H; ++h) fwht_blocks(wsd + (b * items + it) * stride + h * (D + 2) + 2, D, hb);
   // Log-sum-exp combine of the items' partial softmaxes.
   auto out = at::empty({batch_, H, D}, at::kFloat);
   float* od = out.data_ptr<float>();

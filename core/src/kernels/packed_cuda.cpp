@@ -40,6 +40,8 @@ struct DevFormat {
 
 DevFormat to_device(const PackedFormat& f, at::Device dev) {
   if (f.params.sym) throw Error("CUDA packed kernels: the sym (q4_0/q8_0) format has no CUDA kernel yet; use the CPU");
+  if (f.params.hadamard_dim > 0)
+    throw Error("CUDA packed kernels: the had (Walsh-Hadamard rotated) format has no CUDA kernel yet; use the CPU");
   DevFormat d;
   const auto& L = f.layout;
   const int64_t C = L.channels();

@@ -19,6 +19,8 @@ KVMethod eviction() {
                          "KIVI and rtn do not apply");
     if (c.window <= 0) throw k.fail("k0", "eviction needs a window w>0 (StreamingLLM keeps the most recent tokens)");
   };
+  // The fake-quant cache stores just the float sinks and window: nothing to pack.
+  m.no_packed_codec = [](const QuantConfig&) { return "eviction (k0-v0) keeps no packed middle"; };
   return m;
 }
 

@@ -22,6 +22,9 @@ KVMethod had() {
   m.codec_params = [](const QuantConfig&, const ModelConfig& model, GroupQuantParams& p) {
     p.hadamard_dim = model.head_dim;  // H Q(H x) per KV head
   };
+  m.no_packed_codec = [](const QuantConfig& c) {
+    return c.pre_rope ? "had with pre_rope (RoPE between the rotation and attention) is not supported" : "";
+  };
   m.check_model = [](const QuantConfig& c, const ModelConfig& model) {
     if (!is_power_of_two(model.head_dim))
       throw ConfigError("configuration '" + c.to_string() + "': had: head_dim " + std::to_string(model.head_dim) +

@@ -16,6 +16,12 @@ KVMethod kivi() {
     check_plain_groups("KIVI", c, k);
     if (k.given.count("sink")) throw k.fail("KIVI", "has no sink tokens (its residual is the window)");
   };
+  // Keys per channel over groups of g tokens (values: per-token groups, the default).
+  m.key_block_tokens = [](const QuantConfig& c) { return c.group_size; };
+  m.fake_quant_keys = [](const at::Tensor& seg, const QuantConfig& c) {
+    return fake_quant_channels_kivi(seg, seg.size(1), c.group_size, qmax_for_bits(c.k_bits));
+  };
+  m.no_packed_codec = [](const QuantConfig&) { return "KIVI (per-channel key groups) is not supported"; };
   return m;
 }
 

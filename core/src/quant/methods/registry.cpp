@@ -26,6 +26,21 @@ GroupQuantParams group_quant_params(const QuantConfig& c, const ModelConfig& mod
   return p;
 }
 
+std::string packed_codec_refusal(const QuantConfig& c) {
+  if (c.is_unquantized()) return "unquantized";
+  for (const KVMethod& m : kv_methods()) {
+    if (!m.no_packed_codec || !m.selected(c)) continue;
+    if (const char* why = m.no_packed_codec(c); why && *why) return why;
+  }
+  return "";
+}
+
+const KVMethod* token_grouped_keys(const QuantConfig& c) {
+  for (const KVMethod& m : kv_methods())
+    if (m.key_block_tokens && m.selected(c)) return &m;
+  return nullptr;
+}
+
 const KVMethod* find_kv_method(std::string_view token) {
   for (const KVMethod& m : kv_methods()) {
     if (m.token.empty()) continue;
