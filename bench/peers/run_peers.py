@@ -235,6 +235,12 @@ def targets(rows, a):
     mine = skvq2 and nearest(skvq2["decode_tokens_per_s"], ctx)
     ratio(f"decode at ~{ctx}, SKVQ 2-bit packed vs llama.cpp f16", mine, f16 and nearest(f16["decode_tokens_per_s"], ctx), 1.5)
     ratio(f"decode at ~{ctx}, SKVQ 2-bit packed vs llama.cpp q4_0", mine, q4 and nearest(q4["decode_tokens_per_s"], ctx), 1.0)
+    skvq2_bf = row("skvq", "k2-v2-g32-reorder-pre_rope-clip-sink5-fp8", "bfloat16")
+    mine_bf = skvq2_bf and nearest(skvq2_bf["decode_tokens_per_s"], ctx)
+    ratio(f"decode at ~{ctx}, SKVQ 2-bit packed, --dtype bfloat16, vs llama.cpp f16", mine_bf,
+          f16 and nearest(f16["decode_tokens_per_s"], ctx), 1.5)
+    ratio(f"decode at ~{ctx}, SKVQ 2-bit packed, --dtype bfloat16, vs llama.cpp q4_0", mine_bf,
+          q4 and nearest(q4["decode_tokens_per_s"], ctx), 1.0)
     return "\n".join(out)
 
 
