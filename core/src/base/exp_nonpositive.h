@@ -2,8 +2,8 @@
 // exp(x) for x <= 0 (softmax scores minus their maximum), shared by the float32 attention of
 // the forward pass and the packed-cache decode kernels (private to the engine).
 #include <algorithm>
-#include <bit>
 #include <cstdint>
+#include <cstring>
 
 namespace skvq {
 
@@ -24,7 +24,9 @@ __attribute__((always_inline)) inline float exp_nonpositive(float x) {
   p = p * r + 1.0f;
   p = p * r + 1.0f;
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  return p * std::bit_cast<float>(bits);
+  float scale;  // the bits as a float (memcpy, not std::bit_cast: clang 14's libstdc++ <bit> lacks it)
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
 }
 
 }  // namespace skvq

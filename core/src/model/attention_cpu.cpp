@@ -10,7 +10,6 @@
 
 #include <cmath>
 #include <algorithm>
-#include <bit>
 #include <cstring>
 #include <vector>
 
