@@ -30,7 +30,8 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 // bfloat16 weights with one float32 row on the CPU: gemv_bf16 (float32 activations, half the
 // weight bytes of float32); more rows go to oneDNN's bf16 matmul below.
 at::Tensor apply_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b = at::Tensor()) {
-  if (w.scalar_type() == at::kBFloat16 && x.scalar_type() == at::kFloat && x.is_cpu() && x.numel() == x.size(-1)) {
+  if (w.scalar_type() == at::kBFloat16 && x.scalar_type() == at::kFloat && x.is_cpu() && w.is_cpu() &&
+      w.is_contiguous() && x.numel() == x.size(-1)) {
     auto y = gemv_bf16(w, x.reshape({-1}).contiguous());
     if (b.defined()) y.add_(b.to(at::kFloat));
     auto shape = x.sizes().vec();
