@@ -89,6 +89,15 @@ TEST_F(Cli, CalibrationOfAnotherModelIsRejected) {
   r = run(db() + " --dtype bfloat16 ppl --model '" + model_ + "' --text '" + text_ + "' --max-chunks 1 --calib '" + cal +
           "' --quant k2-v2-g8-reorder");
   EXPECT_EQ(r.code, 0) << r.out;
+  // ... and the other way round: a calibration made from bfloat16 weights serves float32 runs.
+  const std::string cal16 = dir_ + "/cal-bf16.json";
+  r = run(db() + " --dtype bfloat16 calibrate --model '" + model_ + "' --text '" + text_ +
+          "' --max-bytes 60000 --samples 4 --seq-len 128 --group-sizes 8 --out '" + cal16 + "'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(read_file(cal16))["model"]["weights_dtype"], "bfloat16");
+  r = run(db() + " ppl --model '" + model_ + "' --text '" + text_ + "' --max-chunks 1 --calib '" + cal16 +
+          "' --quant k2-v2-g8-reorder");
+  EXPECT_EQ(r.code, 0) << r.out;
   j["model"]["weights_fingerprint"] = "0000";  // as if made for other weights of the same shape
   j["model"]["sha256"] = std::string(64, 'a');  // (and another checkpoint file)
   std::ofstream(dir_ + "/other.json") << j.dump();
@@ -98,6 +107,15 @@ TEST_F(Cli, CalibrationOfAnotherModelIsRejected) {
   r = run(db() + " ppl --model '" + model_ + "' --text '" + text_ + "' --max-chunks 1 --calib '" + cal + "' --quant k2-v2-g32-reorder");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("no channel clusters for group size 32"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, Float16OnTheCpuIsAClearError) {
+  // LibTorch has no float16 matmul on the CPU: refused before the model loads, exit 1.
+  for (const char* cmd : {" ppl --max-chunks 1 --text '", " calibrate --samples 1 --seq-len 16 --out /dev/null --text '"}) {
+    auto r = run(db() + " --dtype float16" + cmd + text_ + "' --model '" + model_ + "'");
+    EXPECT_EQ(r.code, 1) << cmd << r.out;
+    EXPECT_NE(r.out.find("dtype float16 runs on CUDA only"), std::string::npos) << r.out;
+  }
 }
 
 TEST_F(Cli, UnwritableDatabaseIsAClearError) {

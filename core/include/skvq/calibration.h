@@ -39,6 +39,8 @@ struct Calibration {
   std::string model_name, model_sha256;  ///< checkpoint name and file sha256
   std::string weights_fingerprint;       ///< sha256 of all k_proj/v_proj weights as float32:
                                          ///< equal for a llama2.c file and its HF conversion
+  std::string weights_dtype = "float32";  ///< the K/V weights' dtype when calibrated ("float32",
+                                          ///< "bfloat16", "float16"; float32 for older files)
   std::string text_path, text_sha256;
   int64_t samples = 0, seq_len = 0;  ///< N samples of L tokens
   uint64_t seed = 0;
@@ -55,8 +57,9 @@ struct Calibration {
   static Calibration load(const std::string& path);
   /// Throws ConfigError when the calibration was made for another model: the layer/channel
   /// counts differ, or the K/V projection weights differ (kv_weights_fingerprint of the float32
-  /// values). Weights loaded in another dtype (bfloat16, float16) are accepted when they come
-  /// from the same checkpoint file (w.sha256), since rounding changes their fingerprint.
+  /// values). Weights loaded, or calibrated, in another dtype (bfloat16, float16:
+  /// weights_dtype) are accepted when they come from the same checkpoint file (w.sha256), since
+  /// rounding changes their fingerprint.
   void check_model(const ModelWeights& w, const std::string& calib_path) const;
   /// The group layout of `layer` for keys or values under `config`: reordered clusters for
   /// g when config.reorder (throws ConfigError if g was not calibrated), contiguous groups

@@ -126,6 +126,8 @@ Calibration calibrate(const Model& model, const std::vector<int32_t>& tokens,
     if (progress) progress(N + ++gi, N + static_cast<int64_t>(opt.group_sizes.size()));
   }
   cal.weights_fingerprint = kv_weights_fingerprint(model.weights());
+  const auto wt = model.weights().layers.empty() ? at::kFloat : model.weights().layers[0].k_proj.scalar_type();
+  cal.weights_dtype = wt == at::kBFloat16 ? "bfloat16" : wt == at::kHalf ? "float16" : "float32";
   return cal;
 }
 

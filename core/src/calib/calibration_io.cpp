@@ -88,6 +88,7 @@ void Calibration::save(const std::string& path) const {
   j["format"] = "skvq-calibration";
   j["version"] = 1;
   j["model"] = {{"name", model_name}, {"sha256", model_sha256}, {"weights_fingerprint", weights_fingerprint},
+                {"weights_dtype", weights_dtype},
                 {"num_layers", num_layers}, {"kv_channels", kv_channels}};
   j["text"] = {{"path", text_path}, {"sha256", text_sha256}};
   j["samples"] = samples;
@@ -125,6 +126,7 @@ Calibration Calibration::load(const std::string& path) {
     c.model_name = m.at("name").get<std::string>();
     c.model_sha256 = m.at("sha256").get<std::string>();
     c.weights_fingerprint = m.at("weights_fingerprint").get<std::string>();
+    c.weights_dtype = m.value("weights_dtype", std::string("float32"));  // absent in older files
     c.num_layers = int_of(m.at("num_layers"), "num_layers");
     c.kv_channels = int_of(m.at("kv_channels"), "kv_channels");
     c.text_path = j.at("text").at("path").get<std::string>();
@@ -160,11 +162,11 @@ void Calibration::check_model(const ModelWeights& w, const std::string& calib_pa
     throw ConfigError(calib_path + ": calibration made for a model with " + std::to_string(num_layers) + " layers x " +
                       std::to_string(kv_channels) + " K/V channels (" + model_name + "), but " + w.name + " has " +
                       std::to_string(mc.num_hidden_layers) + " x " + std::to_string(mc.kv_channels()));
-  // K/V weights loaded in another dtype than float32 (--dtype bfloat16) are rounded and hash
-  // differently from the float32 weights a calibration is usually made from: for them the same
-  // checkpoint file (sha256) is the same model. float32 weights must match exactly (which also
-  // accepts a converted copy of the same weights).
-  const bool rounded = !w.layers.empty() && w.layers[0].k_proj.scalar_type() != at::kFloat;
+  // K/V weights rounded to another dtype than float32 (--dtype bfloat16), now or when the
+  // calibration was made, hash differently from the float32 weights: for them the same
+  // checkpoint file (sha256) is the same model. float32 on both sides must match exactly
+  // (which also accepts a converted copy of the same weights).
+  const bool rounded = weights_dtype != "float32" || (!w.layers.empty() && w.layers[0].k_proj.scalar_type() != at::kFloat);
   if (rounded && !model_sha256.empty() && model_sha256 == w.sha256) return;
   if (weights_fingerprint != kv_weights_fingerprint(w))
     throw ConfigError(calib_path + ": calibration made for another model (" + model_name +

@@ -95,6 +95,8 @@ Model::Model(ModelWeights weights)
     : w_(std::move(weights)),
       rope_(w_.config) {
   w_.check_shapes();
+  if (w_.embed_tokens.is_cpu() && w_.embed_tokens.scalar_type() == at::kHalf)
+    throw ConfigError("dtype float16 runs on CUDA only (this LibTorch has no float16 matmul on the CPU); use --dtype bfloat16 or float32 on the CPU");
 }
 
 at::Device Model::device() const { return w_.embed_tokens.device(); }
