@@ -23,9 +23,10 @@ namespace skvq {
 using namespace packed_detail;
 
 void PackedKVCache::build_token_plans() {
-  auto plan = [](const PackedFormat& f) {
+  const int64_t D = model_.head_dim, G = model_.num_attention_heads / model_.num_key_value_heads;
+  auto plan = [D, G](const PackedFormat& f) {
     auto p = std::make_shared<TokenPlan>();
-    build_token_plan(f.layout, p.get());
+    build_token_plan(f.layout, D, G, p.get());
     return std::shared_ptr<const TokenPlan>(std::move(p));
   };
   ktplan_.clear();
@@ -55,7 +56,7 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
   // after the items. Sinks and window stay unrotated.
   thread_local std::vector<float> qrot;
   const float* qmid = qd;
-  if (const int64_t hb = kfmt_[layer].params.hadamard_dim; hb > 0 && !kfmt_[layer].raw()) {
+  if (const int64_t hb = kfmt_[layer].params.hadamard_dim; hb > 0) {
     qrot.assign(qd, qd + batch_ * H * D);
     fwht_blocks(qrot.data(), batch_ * H * D, hb);
     qmid = qrot.data();
@@ -85,6 +86,13 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
   const bool tokens = !fused2 && isa == kAvx512 && D % 16 == 0 && forced != DecodeKernel::Groups &&
                       (forced == DecodeKernel::Tokens || use_token_kernel(kf, vf, pre)) && ktp.ok && vtp.ok;
   if (tokens) c.ktp = &ktp, c.vtp = &vtp;
+  thread_local std::vector<FusedSegment> ksegs, vsegs;
+  if (fused2) {
+    build_segments(kplan, kf, &ksegs);
+    build_segments(vplan, vf, &vsegs);
+    c.ksegs = &ksegs;
+    c.vsegs = &vsegs;
+  }
   for (int64_t kh = 0; kh < KVH; ++kh) {
     c.kp_stride = std::max<int64_t>(c.kp_stride, static_cast<int64_t>(kplan[kh].dim.size()));
     c.kg_stride = std::max<int64_t>(c.kg_stride, static_cast<int64_t>(kplan[kh].groups.size()));
@@ -159,7 +167,7 @@ at::Tensor PackedKVCache::decode_attention(int64_t layer, const at::Tensor& q_in
       run_item_portable(a);
     }
   });
-  if (const int64_t hb = vfmt_[layer].params.hadamard_dim; hb > 0 && !vfmt_[layer].raw())
+  if (const int64_t hb = vfmt_[layer].params.hadamard_dim; hb > 0)
     for (int64_t b = 0; b < batch_; ++b)  // the middle items' sums of p H v back to sums of p v (linear)
       for (int64_t it = has_dense ? 1 : 0; it < items; ++it)
         for (int64_t h = 0; h < H; ++h) fwht_blocks(wsd + (b * items + it) * stride + h * (D + 2) + 2, D, hb);

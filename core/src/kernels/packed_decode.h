@@ -24,13 +24,22 @@ struct TokenPlan {
   std::vector<int32_t> inv;       // [C]: storage position of original channel c
   std::vector<int32_t> blk_base;  // [C / 16]: group of the first position of each block of 16
   std::vector<int32_t> blk_idx;   // [C]: group of position j minus its block's base, 0..15
+  std::vector<int32_t> qhead0;    // [C]: first query head of the KV head of stored position j
   const float* smooth = nullptr;  // [C] per original channel (divide after), or nullptr
   int64_t n_groups = 0;
   bool identity = false;  // perm is the identity and no smooth: stored order is channel order
   bool ok = false;  // false when C % 16 != 0 or a block spans more than 16 groups (empty groups)
 };
-// Fills `p` from `layout` (p->ok says whether the token kernel can use it).
-void build_token_plan(const GroupLayout& layout, TokenPlan* p);
+// Fills `p` from `layout` of KV heads of head_dim D, each shared by G query heads (p->ok says
+// whether the token kernel can use it).
+void build_token_plan(const GroupLayout& layout, int64_t D, int64_t G, TokenPlan* p);
+
+// One group of one KV head's plan, for the fused 2-bit item (packed_decode_fused.cpp): its
+// codes at byte `code` of a token (n16 blocks of 16), its scale/zero at byte `param` (fp8) or
+// group index `param` (float16), its first position `pos` in the head's plan.
+struct FusedSegment {
+  int64_t code, n16, param, pos, kh, gi;
+};
 
 struct DecodeCtx {
   int64_t H, KVH, G, D, C, S, W, L, n_sink, n_mid, win_begin;
@@ -47,21 +56,16 @@ struct DecodeCtx {
   int64_t kp_stride, kg_stride, vp_stride, vg_stride;
   const TokenPlan* ktp;  // set when the token-at-a-time kernel runs the packed items
   const TokenPlan* vtp;
-};
-
-// One group of one KV head's plan, for the fused 2-bit item (packed_decode_fused.cpp): its
-// codes at byte `code` of a token (n16 blocks of 16), its scale/zero at byte `param` (fp8) or
-// group index `param` (float16), its first position `pos` in the head's plan.
-struct FusedSegment {
-  int64_t code, n16, param, pos, kh, gi;
+  // Set when the fused 2-bit item runs the packed items: build_segments of kplan/vplan, once
+  // per call.
+  const std::vector<FusedSegment>* ksegs = nullptr;
+  const std::vector<FusedSegment>* vsegs = nullptr;
 };
 
 struct ItemScratch {
   std::vector<float> scores, buf, kbuf, accp, zacc, sacc, st, gs, gz, vbuf;
   std::vector<uint8_t> codes;
-  std::vector<FusedSegment> ksegs, vsegs;
-  std::vector<float> accs;     // token kernel: value sums in stored order [G][C]
-  std::vector<int32_t> widx;   // token kernel: [C] KV head of each stored position times G
+  std::vector<float> accs;  // token kernel: value sums in stored order [G][C]
 };
 
 struct ItemArgs {
@@ -91,6 +95,9 @@ __attribute__((target("avx512f,avx2,fma,f16c"))) void run_packed_item_tokens_avx
 // 16-aligned groups and keys after RoPE (use_fused2_kernel); the same arithmetic as the group
 // item's fused path, up to summation order.
 bool use_fused2_kernel(const PackedFormat& kf, const PackedFormat& vf, bool pre_rope);
+// Every group of f is 2-bit codes over whole 16-channel blocks (not raw). Defined in
+// packed_decode_tokens.cpp.
+bool two_bit_blocks(const PackedFormat& f);
 void build_segments(const std::vector<PackedKVCache::HeadPlan>& plans, const PackedFormat& f,
                     std::vector<FusedSegment>* out);
 #ifdef SKVQ_X86

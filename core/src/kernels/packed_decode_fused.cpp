@@ -7,7 +7,6 @@
 // (plan lookups, offsets, parameter decoding) is done once per call into a flat segment list
 // instead of per token and group.
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/packed_decode.h"
 #include "kernels/packed_kernels.h"
@@ -15,13 +14,7 @@
 namespace skvq::packed_detail {
 
 bool use_fused2_kernel(const PackedFormat& kf, const PackedFormat& vf, bool pre_rope) {
-  auto ok = [](const PackedFormat& f) {
-    if (f.raw() || f.params.qmax != 3) return false;
-    for (int64_t g = 0; g < f.layout.num_groups(); ++g)
-      if (f.layout.offsets[g] % 16 != 0 || f.layout.offsets[g + 1] % 16 != 0) return false;
-    return true;
-  };
-  return !pre_rope && ok(kf) && ok(vf);
+  return !pre_rope && two_bit_blocks(kf) && two_bit_blocks(vf);
 }
 
 void build_segments(const std::vector<PackedKVCache::HeadPlan>& plans, const PackedFormat& f,
@@ -45,14 +38,6 @@ namespace {
 #define SKVQ_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
 
 constexpr int kTile = 4;  // tokens per tile (a multiple of 4)
-
-SKVQ_AVX512 SKVQ_INLINE __m512 codes2(const uint8_t* p) {
-  const __m512i sh = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  uint32_t w;
-  std::memcpy(&w, p, 4);
-  return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(static_cast<int>(w)), sh),
-                                             _mm512_set1_epi32(3)));
-}
 
 SKVQ_AVX512 SKVQ_INLINE __m256 half(__m512 a) {
   return _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
@@ -95,7 +80,7 @@ SKVQ_AVX512 SKVQ_INLINE void score_tile(const DecodeCtx& c, const TokenBlockStor
       for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
       for (int64_t k = 0; k < sg.n16; ++k) {
         const __m512 qv = _mm512_loadu_ps(qp + 16 * k);
-        for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(codes2(tok[t] + sg.code + 4 * k), qv, acc[t]);
+        for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(codes2x16_avx512(tok[t] + sg.code + 4 * k), qv, acc[t]);
       }
       const float qs = c.qsum[bh * c.kg_stride + sg.gi];
       float* row = scores + h * n + col;
@@ -135,7 +120,7 @@ SKVQ_AVX512 SKVQ_INLINE void value_tile(const DecodeCtx& c, const TokenBlockStor
       float* y = accp + h * c.vp_stride + sg.pos;
       for (int64_t k = 0; k < sg.n16; ++k) {
         __m512 yv = _mm512_loadu_ps(y + 16 * k);
-        for (int t = 0; t < T; ++t) yv = _mm512_fmadd_ps(a[t], codes2(tok[t] + sg.code + 4 * k), yv);
+        for (int t = 0; t < T; ++t) yv = _mm512_fmadd_ps(a[t], codes2x16_avx512(tok[t] + sg.code + 4 * k), yv);
         _mm512_storeu_ps(y + 16 * k, yv);
       }
     }
@@ -148,8 +133,6 @@ SKVQ_AVX512 void run_packed_item_fused2_avx512(const ItemArgs& a) {
   const DecodeCtx& c = *a.c;
   ItemScratch& sc = *a.scratch;
   const int64_t H = c.H, D = c.D, n = a.i1 - a.i0;
-  build_segments(*c.kplan, *c.kf, &sc.ksegs);
-  build_segments(*c.vplan, *c.vf, &sc.vsegs);
   sc.scores.resize(static_cast<size_t>(H * n));
   float* scores = sc.scores.data();
   const int64_t kb = a.mid_k->token_bytes(), vb = a.mid_v->token_bytes();
@@ -157,9 +140,9 @@ SKVQ_AVX512 void run_packed_item_fused2_avx512(const ItemArgs& a) {
   for (; i + kTile <= a.i1; i += kTile) {
     if (i + kTile + kPrefetchTokens <= a.i1)
       for (int t = 0; t < kTile; ++t) prefetch_token(a.mid_k->token(i + kPrefetchTokens + t), kb);
-    score_tile<kTile>(c, *a.mid_k, sc.ksegs, a.b, i, i - a.i0, n, scores);
+    score_tile<kTile>(c, *a.mid_k, *c.ksegs, a.b, i, i - a.i0, n, scores);
   }
-  for (; i < a.i1; ++i) score_tile<1>(c, *a.mid_k, sc.ksegs, a.b, i, i - a.i0, n, scores);
+  for (; i < a.i1; ++i) score_tile<1>(c, *a.mid_k, *c.ksegs, a.b, i, i - a.i0, n, scores);
   chunk_softmax(scores, H, n, a.ws, D);
   for (int64_t h = 0; h < H; ++h) std::fill_n(a.ws + h * (D + 2) + 2, D, 0.0f);
   sc.accp.assign(static_cast<size_t>(H * c.vp_stride), 0.0f);
@@ -169,9 +152,9 @@ SKVQ_AVX512 void run_packed_item_fused2_avx512(const ItemArgs& a) {
   for (i = a.i0; i + kTile <= a.i1; i += kTile) {
     if (i + kTile + kPrefetchTokens <= a.i1)
       for (int t = 0; t < kTile; ++t) prefetch_token(a.mid_v->token(i + kPrefetchTokens + t), vb);
-    value_tile<kTile>(c, *a.mid_v, sc.vsegs, i, i - a.i0, n, scores, accp, zacc);
+    value_tile<kTile>(c, *a.mid_v, *c.vsegs, i, i - a.i0, n, scores, accp, zacc);
   }
-  for (; i < a.i1; ++i) value_tile<1>(c, *a.mid_v, sc.vsegs, i, i - a.i0, n, scores, accp, zacc);
+  for (; i < a.i1; ++i) value_tile<1>(c, *a.mid_v, *c.vsegs, i, i - a.i0, n, scores, accp, zacc);
   fold_value_accumulators(c, accp, zacc, a.ws);
 }
 #endif

@@ -15,9 +15,11 @@
 
 namespace skvq::packed_detail {
 
-void build_token_plan(const GroupLayout& L, TokenPlan* p) {
+void build_token_plan(const GroupLayout& L, int64_t D, int64_t G, TokenPlan* p) {
   const int64_t C = L.channels();
   p->inv.assign(static_cast<size_t>(C), 0);
+  p->qhead0.assign(static_cast<size_t>(C), 0);
+  for (int64_t j = 0; j < C; ++j) p->qhead0[j] = static_cast<int32_t>((L.perm[j] / D) * G);
   p->blk_base.assign(static_cast<size_t>(C / 16), 0);
   p->blk_idx.assign(static_cast<size_t>(C), 0);
   p->smooth = L.smooth.empty() ? nullptr : L.smooth.data();
@@ -48,14 +50,15 @@ DecodeKernel decode_kernel_override() {
   return DecodeKernel::Auto;
 }
 
+bool two_bit_blocks(const PackedFormat& f) {
+  if (f.raw() || f.params.qmax != 3) return false;
+  for (int64_t g = 0; g < f.layout.num_groups(); ++g)
+    if (f.layout.offsets[g] % 16 != 0 || f.layout.offsets[g + 1] % 16 != 0) return false;
+  return true;
+}
+
 bool use_token_kernel(const PackedFormat& kf, const PackedFormat& vf, bool pre_rope) {
-  auto fused = [](const PackedFormat& f) {
-    if (f.raw()) return true;
-    if (f.params.qmax != 3 || !f.layout.smooth.empty()) return false;
-    for (int64_t g = 0; g < f.layout.num_groups(); ++g)
-      if (f.layout.offsets[g] % 16 != 0 || f.layout.offsets[g + 1] % 16 != 0) return false;
-    return true;
-  };
+  auto fused = [](const PackedFormat& f) { return f.raw() || (two_bit_blocks(f) && f.layout.smooth.empty()); };
   return pre_rope || !fused(kf) || !fused(vf);
 }
 
@@ -68,11 +71,7 @@ namespace {
 template <int QMAX>
 SKVQ_AVX512 SKVQ_INLINE __m512 codes16(const uint8_t* tok, int64_t j, const float* fc) {
   if constexpr (QMAX == 3) {
-    const __m512i sh = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    uint32_t w;
-    std::memcpy(&w, tok + j / 4, 4);
-    return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(static_cast<int>(w)), sh),
-                                               _mm512_set1_epi32(3)));
+    return codes2x16_avx512(tok + j / 4);
   } else if constexpr (QMAX == 15) {
     int64_t w;
     std::memcpy(&w, tok + j / 2, 8);
@@ -172,9 +171,6 @@ SKVQ_AVX512 void values_stored_order(const ItemArgs& a, int64_t vcb, const float
   const DecodeCtx& c = *a.c;
   ItemScratch& sc = *a.scratch;
   const int64_t H = c.H, G = c.G, D = c.D, C = c.C;
-  const GroupLayout& VL = c.vf->layout;
-  sc.widx.resize(static_cast<size_t>(C));
-  for (int64_t j = 0; j < C; ++j) sc.widx[j] = static_cast<int32_t>((VL.perm[j] / D) * G);
   sc.accs.assign(static_cast<size_t>(G * C), 0.0f);
   float* accs = sc.accs.data();
   float* st = sc.st.data();
@@ -187,7 +183,7 @@ SKVQ_AVX512 void values_stored_order(const ItemArgs& a, int64_t vcb, const float
     const __m512 wv = _mm512_load_ps(wt);
     for (int64_t blk = 0; blk < C / 16; ++blk) {
       const __m512 x = _mm512_loadu_ps(st + blk * 16);
-      const __m512i base = _mm512_loadu_si512(sc.widx.data() + blk * 16);
+      const __m512i base = _mm512_loadu_si512(c.vtp->qhead0.data() + blk * 16);
       for (int64_t gq = 0; gq < G; ++gq) {
         const __m512 w = _mm512_permutexvar_ps(_mm512_add_epi32(base, _mm512_set1_epi32(static_cast<int>(gq))), wv);
         float* y = accs + gq * C + blk * 16;

@@ -161,39 +161,30 @@ inline const float* fp8_table() {
 }
 
 #ifdef SKVQ_X86
+// 16 two-bit codes as floats: one little-endian 32-bit word at p, code i at bits 2i.
+__attribute__((target("avx512f"))) SKVQ_INLINE __m512 codes2x16_avx512(const uint8_t* p) {
+  const __m512i sh = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  uint32_t w;
+  std::memcpy(&w, p, 4);
+  return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(static_cast<int>(w)), sh),
+                                             _mm512_set1_epi32(3)));
+}
+
 // AVX-512 versions of dot2/axpy2: one 32-bit word = 16 codes = one zmm. n % 16 == 0.
 __attribute__((target("avx512f,fma"))) inline float dot2_avx512(const uint8_t* p, const float* q, int64_t n) {
-  const __m512i sh = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i three = _mm512_set1_epi32(3);
   __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    uint32_t w0, w1;
-    std::memcpy(&w0, p + i / 4, 4);
-    std::memcpy(&w1, p + i / 4 + 4, 4);
-    const __m512 c0 = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(static_cast<int>(w0)), sh), three));
-    const __m512 c1 = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(static_cast<int>(w1)), sh), three));
-    a0 = _mm512_fmadd_ps(c0, _mm512_loadu_ps(q + i), a0);
-    a1 = _mm512_fmadd_ps(c1, _mm512_loadu_ps(q + i + 16), a1);
+    a0 = _mm512_fmadd_ps(codes2x16_avx512(p + i / 4), _mm512_loadu_ps(q + i), a0);
+    a1 = _mm512_fmadd_ps(codes2x16_avx512(p + i / 4 + 4), _mm512_loadu_ps(q + i + 16), a1);
   }
-  for (; i < n; i += 16) {
-    uint32_t w;
-    std::memcpy(&w, p + i / 4, 4);
-    const __m512 c = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(static_cast<int>(w)), sh), three));
-    a0 = _mm512_fmadd_ps(c, _mm512_loadu_ps(q + i), a0);
-  }
+  for (; i < n; i += 16) a0 = _mm512_fmadd_ps(codes2x16_avx512(p + i / 4), _mm512_loadu_ps(q + i), a0);
   return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
 }
 __attribute__((target("avx512f,fma"))) inline void axpy2_avx512(float* y, float a, const uint8_t* p, int64_t n) {
-  const __m512i sh = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i three = _mm512_set1_epi32(3);
   const __m512 av = _mm512_set1_ps(a);
-  for (int64_t i = 0; i < n; i += 16) {
-    uint32_t w;
-    std::memcpy(&w, p + i / 4, 4);
-    const __m512 c = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(static_cast<int>(w)), sh), three));
-    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, c, _mm512_loadu_ps(y + i)));
-  }
+  for (int64_t i = 0; i < n; i += 16)
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, codes2x16_avx512(p + i / 4), _mm512_loadu_ps(y + i)));
 }
 #endif
 
