@@ -26,6 +26,10 @@ class ForwardObserver {
 };
 
 /// One loaded model ready to run: weights on a device plus the rotary embedding.
+/// Throws ConfigError for float16 weights on the CPU: this LibTorch has no CPU float16 matmul
+/// (float16 runs on CUDA; bfloat16 and float32 run everywhere).
+void check_weights_dtype(at::ScalarType dtype, bool on_cpu);
+
 class Model {
  public:
   /// Takes the weights (call ModelWeights::to first for a GPU).

@@ -51,8 +51,7 @@ LoadedModel load_model_for_eval(const std::string& model_path, const std::string
   if (device == "cuda" && !at::hasCUDA())
     throw ConfigError("--device cuda: this LibTorch build has no CUDA support or no GPU is present");
   const at::ScalarType wt = resolve_model_dtype(dtype, model_path, device);
-  if (device == "cpu" && wt == at::kHalf)  // refused before the load, not after it (Model says the same)
-    throw ConfigError("dtype float16 runs on CUDA only (this LibTorch has no float16 matmul on the CPU); use --dtype bfloat16 or float32 on the CPU");
+  check_weights_dtype(wt, device == "cpu");  // before the load, not after it (Model checks too)
   ModelWeights w = load_model(model_path, wt);
   auto tok = load_tokenizer_for(model_path, tokenizer_path, static_cast<int32_t>(w.config.vocab_size));
   if (device == "cuda") w.to(at::Device(at::kCUDA), w.embed_tokens.scalar_type() == at::kFloat ? at::kHalf : w.embed_tokens.scalar_type());

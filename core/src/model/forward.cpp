@@ -95,7 +95,11 @@ Model::Model(ModelWeights weights)
     : w_(std::move(weights)),
       rope_(w_.config) {
   w_.check_shapes();
-  if (w_.embed_tokens.is_cpu() && w_.embed_tokens.scalar_type() == at::kHalf)
+  check_weights_dtype(w_.embed_tokens.scalar_type(), w_.embed_tokens.is_cpu());
+}
+
+void check_weights_dtype(at::ScalarType dtype, bool on_cpu) {
+  if (on_cpu && dtype == at::kHalf)
     throw ConfigError("dtype float16 runs on CUDA only (this LibTorch has no float16 matmul on the CPU); use --dtype bfloat16 or float32 on the CPU");
 }
 
